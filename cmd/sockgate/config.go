@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// config is every setting of the sockgate command, filled from flags and
+// their SOCKGATE_* environment equivalents (flags win).
+type config struct {
+	addr            string
+	engine          string
+	conformance     bool
+	logFormat       string
+	logLevel        string
+	heartbeatDelay  time.Duration
+	disconnectDelay time.Duration
+	responseLimit   int
+	disableWS       bool
+	cookieNeeded    bool
+	sockjsURL       string
+	maxMessageBytes int
+	maxQueueBytes   int
+	shutdownTimeout time.Duration
+}
+
+// parseConfig reads args (without the program name) and the environment.
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("sockgate", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&c.engine, "engine", "native", "SockJS engine: native or sockjs-go (the compat engine)")
+	fs.BoolVar(&c.conformance, "conformance", false, "mount the standard SockJS test-server services at the root instead of /echo and /chat")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.heartbeatDelay, "heartbeat-delay", 25*time.Second, "send a heartbeat frame after this long idle")
+	fs.DurationVar(&c.disconnectDelay, "disconnect-delay", 5*time.Second, "close a session nobody polls for this long")
+	fs.IntVar(&c.responseLimit, "response-limit", 128*1024, "bytes after which a streaming response ends and the client reconnects")
+	fs.BoolVar(&c.disableWS, "disable-websocket", false, "turn off the websocket transports (clients fall back to HTTP)")
+	fs.BoolVar(&c.cookieNeeded, "jsessionid", false, "JSESSIONID cookie mode, for cookie-sticky load balancers")
+	fs.StringVar(&c.sockjsURL, "sockjs-url", "", "sockjs-client script for iframe pages (default: the embedded pinned build)")
+	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 1<<20, "largest incoming message or send body, in bytes")
+	fs.IntVar(&c.maxQueueBytes, "max-queue-bytes", 1<<20, "bytes queued for one client before it is closed as too slow (3008)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may drain sessions")
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, nil
+}
+
+// applyEnv sets each flag from SOCKGATE_<NAME> (dashes as underscores)
+// when that variable is set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SOCKGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}

@@ -1,0 +1,133 @@
+// Command sockgate runs the SockJS gateway: the chat page at /, the echo
+// service at /echo and the chat service at /chat, or with -conformance the
+// standard SockJS test-server services.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/services"
+	"github.com/sockgate/sockgate/static"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "sockgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := parseConfig(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := gateway.New(gatewayConfig(cfg, log))
+	if err != nil {
+		return err
+	}
+	if err := srv.Open(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info().Msg("signal received, draining")
+	if err := srv.Close(); err != nil {
+		log.Warn().Err(err).Msg("shutdown incomplete")
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func newLogger(cfg config) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.logLevel)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("-log-level: %w", err)
+	}
+	var log zerolog.Logger
+	switch cfg.logFormat {
+	case "json":
+		log = zerolog.New(os.Stderr)
+	case "console":
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	default:
+		return zerolog.Nop(), fmt.Errorf("-log-format: want json or console, got %q", cfg.logFormat)
+	}
+	return log.Level(level).With().Timestamp().Logger(), nil
+}
+
+// gatewayConfig wires the command's config to the gateway's.
+func gatewayConfig(cfg config, log zerolog.Logger) gateway.Config {
+	base := gateway.Service{
+		HeartbeatDelay:   cfg.heartbeatDelay,
+		DisconnectDelay:  cfg.disconnectDelay,
+		ResponseLimit:    cfg.responseLimit,
+		DisableWebsocket: cfg.disableWS,
+		CookieNeeded:     cfg.cookieNeeded,
+		SockJSURL:        cfg.sockjsURL,
+		MaxMessageBytes:  cfg.maxMessageBytes,
+		MaxQueueBytes:    cfg.maxQueueBytes,
+	}
+	if base.SockJSURL == "" {
+		base.SockJSURL = static.ClientPath
+	}
+	gc := gateway.Config{
+		Addr:            cfg.addr,
+		Engine:          cfg.engine,
+		Logger:          log,
+		ShutdownTimeout: cfg.shutdownTimeout,
+		Static:          static.Handler(),
+	}
+	if cfg.conformance {
+		gc.Services = conformanceServices(base)
+		return gc
+	}
+	chat := services.NewChat(services.ChatOptions{})
+	gc.Services = []gateway.Service{
+		with(base, "/echo", services.Echo),
+		with(base, "/chat", chat.Handler),
+	}
+	return gc
+}
+
+// conformanceServices are the services of the standard SockJS test server.
+func conformanceServices(base gateway.Service) []gateway.Service {
+	echo := with(base, "/echo", services.Echo)
+	echo.ResponseLimit = 4096
+	noWS := with(base, "/disabled_websocket_echo", services.Echo)
+	noWS.DisableWebsocket = true
+	cookie := with(base, "/cookie_needed_echo", services.Echo)
+	cookie.CookieNeeded = true
+	return []gateway.Service{
+		echo, noWS, cookie,
+		with(base, "/close", services.CloseAtOnce),
+		with(base, "/ticker", services.Ticker),
+		with(base, "/amplify", services.Amplify),
+		with(base, "/broadcast", services.NewBroadcast().Handler),
+	}
+}
+
+func with(base gateway.Service, prefix string, h func(context.Context, session.Session)) gateway.Service {
+	base.Prefix = prefix
+	base.Handler = h
+	return base
+}

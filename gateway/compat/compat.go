@@ -1,0 +1,229 @@
+package compat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/igm/sockjs-go/v3/sockjs"
+	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/session"
+)
+
+// Transport names as sockjs-client knows them. They repeat the gateway
+// package's Transport* constants, which this package cannot import (gateway
+// imports compat).
+const (
+	transportWebsocket    = "websocket"
+	transportRawWebsocket = "raw-websocket"
+	transportXHRStreaming = "xhr-streaming"
+	transportXHRPolling   = "xhr-polling"
+	transportEventSource  = "eventsource"
+	transportHTMLFile     = "htmlfile"
+	transportJSONP        = "jsonp-polling"
+)
+
+// reasonNormal goes with session.CodeNormal when a handler returns without
+// closing its session (sockjs-node's wording).
+const reasonNormal = "Normal closure"
+
+// Options configure one compat service. Zero values mean sockjs-go's
+// defaults (heartbeat 25s, disconnect 5s, response limit 128 KiB, its CDN
+// sockjs_url), except Websocket and RawWebsocket, which are taken as given.
+type Options struct {
+	// Prefix is the mount prefix, e.g. "/echo". The handler strips it
+	// itself: mount it on the full path, not behind http.StripPrefix.
+	Prefix string
+	// HeartbeatDelay is how often an idle receiver gets an "h" frame.
+	HeartbeatDelay time.Duration
+	// DisconnectDelay is how long a session lives with no receiver.
+	DisconnectDelay time.Duration
+	// ResponseLimit is how many bytes a streaming response carries.
+	ResponseLimit int
+	// Websocket turns the SockJS websocket transport on.
+	Websocket bool
+	// RawWebsocket turns the raw /websocket endpoint on.
+	RawWebsocket bool
+	// CookieNeeded turns on JSESSIONID mode.
+	CookieNeeded bool
+	// DisabledTransports lists transport names ("xhr-polling",
+	// "xhr-streaming", "eventsource", "htmlfile", "jsonp-polling",
+	// "websocket", "raw-websocket") to refuse with 404.
+	DisabledTransports []string
+	// SockJSURL is the script the iframe page loads.
+	SockJSURL string
+	// Logger receives the service's log lines; the zero value discards them.
+	Logger zerolog.Logger
+}
+
+// New returns an http.Handler serving the service under opts.Prefix with
+// sockjs-go, calling h once per session, in the goroutine sockjs-go starts
+// for it, with a session.Session adapter. h's ctx ends when the session
+// starts closing; when h returns the session is closed with
+// session.CodeNormal unless it was closed already. A panic in h is logged
+// and closes the session with session.CodeInternalError.
+func New(opts Options, h session.Handler) http.Handler {
+	log := opts.Logger
+	return sockjs.NewHandler(opts.Prefix, sockjsOptions(opts), func(s sockjs.Session) {
+		serve(log, s, h)
+	})
+}
+
+// sockjsOptions resolves opts over sockjs.DefaultOptions.
+func sockjsOptions(opts Options) sockjs.Options {
+	o := sockjs.DefaultOptions
+	if opts.HeartbeatDelay > 0 {
+		o.HeartbeatDelay = opts.HeartbeatDelay
+	}
+	if opts.DisconnectDelay > 0 {
+		o.DisconnectDelay = opts.DisconnectDelay
+	}
+	if opts.ResponseLimit > 0 {
+		o.ResponseLimit = uint32(min(uint64(opts.ResponseLimit), math.MaxUint32))
+	}
+	if opts.SockJSURL != "" {
+		o.SockJSURL = opts.SockJSURL
+	}
+	if opts.CookieNeeded {
+		o.JSessionID = sockjs.DefaultJSessionID
+	}
+	o.Websocket, o.RawWebsocket = opts.Websocket, opts.RawWebsocket
+	// Allow every origin, as the native engine does: CORS echoes the
+	// request's Origin ("null" included), and the upgrader accepts any.
+	o.CheckOrigin = allowAll
+	o.WebsocketUpgrader = &websocket.Upgrader{CheckOrigin: allowAll, Error: upgradeError(opts.Logger)}
+	for _, t := range opts.DisabledTransports {
+		disable(&o, t, opts.Logger)
+	}
+	return o
+}
+
+func allowAll(*http.Request) bool { return true }
+
+// upgradeError answers a failed websocket handshake as gorilla/websocket
+// does by default, and logs it.
+func upgradeError(log zerolog.Logger) func(http.ResponseWriter, *http.Request, int, error) {
+	return func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		log.Debug().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("websocket handshake refused")
+		w.Header().Set("Sec-Websocket-Version", "13")
+		http.Error(w, http.StatusText(status), status)
+	}
+}
+
+// disable turns off the transport named t in o.
+func disable(o *sockjs.Options, t string, log zerolog.Logger) {
+	switch t {
+	case transportWebsocket:
+		o.Websocket = false
+	case transportRawWebsocket:
+		o.RawWebsocket = false
+	case transportXHRPolling:
+		o.DisableXHR = true
+	case transportXHRStreaming:
+		o.DisableXHRStreaming = true
+	case transportEventSource:
+		o.DisableEventSource = true
+	case transportHTMLFile:
+		o.DisableHtmlFile = true
+	case transportJSONP:
+		o.DisableJSONP = true
+	default:
+		log.Warn().Str("transport", t).Msg("unknown transport in DisabledTransports ignored")
+	}
+}
+
+// serve runs h for one sockjs-go session and closes the session after it.
+func serve(log zerolog.Logger, s sockjs.Session, h session.Handler) {
+	a := &adapter{s: s, transport: transportName(s.ReceiverType())}
+	log = log.With().Str("session", a.ID()).Str("transport", a.transport).Logger()
+	log.Debug().Msg("session opened")
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error().Interface("panic", p).Bytes("stack", debug.Stack()).Msg("handler panicked")
+			_ = a.Close(session.CodeInternalError, session.ReasonInternalError)
+		}
+		_ = a.Close(session.CodeNormal, reasonNormal)
+		log.Debug().Msg("handler returned")
+	}()
+	h(s.Context(), a)
+}
+
+// transportName maps a sockjs-go receiver type to sockjs-client's name.
+func transportName(t sockjs.ReceiverType) string {
+	switch t {
+	case sockjs.ReceiverTypeWebsocket:
+		return transportWebsocket
+	case sockjs.ReceiverTypeRawWebsocket:
+		return transportRawWebsocket
+	case sockjs.ReceiverTypeXHR:
+		return transportXHRPolling
+	case sockjs.ReceiverTypeXHRStreaming:
+		return transportXHRStreaming
+	case sockjs.ReceiverTypeEventSource:
+		return transportEventSource
+	case sockjs.ReceiverTypeHtmlFile:
+		return transportHTMLFile
+	case sockjs.ReceiverTypeJSONP:
+		return transportJSONP
+	}
+	return "unknown"
+}
+
+// adapter is a session.Session over a sockjs-go session. All methods are
+// safe for concurrent use (sockjs-go locks its session). Unlike the native
+// engine, Send may block on the network and never returns
+// session.ErrQueueFull: see the package doc.
+type adapter struct {
+	s         sockjs.Session
+	transport string // the receiver that opened the session
+}
+
+var _ session.Session = (*adapter)(nil)
+
+// ID is the client's session id; "" on the raw websocket.
+func (a *adapter) ID() string { return a.s.ID() }
+
+// Transport names the transport that opened the session.
+func (a *adapter) Transport() string { return a.transport }
+
+// Recv returns the next client message, session.ErrClosed once the session
+// is closing, or ctx.Err().
+func (a *adapter) Recv(ctx context.Context) (string, error) {
+	msg, err := a.s.RecvCtx(ctx)
+	if errors.Is(err, sockjs.ErrSessionNotOpen) {
+		return "", session.ErrClosed
+	}
+	return msg, err
+}
+
+// Send hands msg to sockjs-go: appended to an unbounded buffer while no
+// receiver is attached, written to the network under the session lock
+// while one is.
+func (a *adapter) Send(msg string) error {
+	err := a.s.Send(msg)
+	if errors.Is(err, sockjs.ErrSessionNotOpen) {
+		return session.ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("compat: send: %w", err)
+	}
+	return nil
+}
+
+// Close sends c[code,"reason"] and ends the session; later calls do nothing.
+func (a *adapter) Close(code int, reason string) error {
+	if code < 0 || uint64(code) > math.MaxUint32 {
+		return fmt.Errorf("compat: close code %d out of range", code)
+	}
+	_ = a.s.Close(uint32(code), reason) // only error: already closing
+	return nil
+}
+
+// Done is closed when the session starts closing, whoever closed it.
+func (a *adapter) Done() <-chan struct{} { return a.s.Context().Done() }

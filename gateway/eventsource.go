@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"net/http"
+)
+
+// serveEventSource serves the eventsource transport: a "\r\n" prelude, then
+// each frame as "data: <frame>\r\n\r\n" until the response limit.
+func (svc *service) serveEventSource(w http.ResponseWriter, r *http.Request, sid string) {
+	rw := newRespWriter(w)
+	svc.receive(w, r, sid, receiving{
+		transport: TransportEventSource,
+		streaming: true,
+		start: func() error {
+			h := w.Header()
+			h.Set("Content-Type", contentTypeSSE)
+			h.Set("X-Accel-Buffering", "no")
+			setNoCache(h)
+			svc.setCookie(w, r)
+			w.WriteHeader(http.StatusOK)
+			_, err := rw.write("\r\n", nil, "")
+			return err
+		},
+		fw: frameWriterFunc(func(frame []byte) (int, error) {
+			return rw.write("data: ", escapeEventSource(frame), "\r\n\r\n")
+		}),
+	})
+}
+
+// escapeEventSource percent-escapes '%', '\r', '\n' and NUL, which would
+// break the event stream; sockjs-client undoes it.
+func escapeEventSource(frame []byte) []byte {
+	n := 0
+	for _, c := range frame {
+		if c == '%' || c == '\r' || c == '\n' || c == 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return frame
+	}
+	out := make([]byte, 0, len(frame)+2*n)
+	for _, c := range frame {
+		switch c {
+		case '%':
+			out = append(out, "%25"...)
+		case '\r':
+			out = append(out, "%0D"...)
+		case '\n':
+			out = append(out, "%0A"...)
+		case 0:
+			out = append(out, "%00"...)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,34 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/sockgate/sockgate/session"
+)
+
+// serveJSONP serves jsonp polling: one "/**/cb("<frame>");\r\n" per poll.
+func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid string) {
+	cb, err := callbackParam(r)
+	if err != nil {
+		writeText(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	rw := newRespWriter(w)
+	prefix := "/**/" + cb + "("
+	svc.receive(w, r, sid, receiving{
+		transport: TransportJSONP,
+		start: func() error {
+			h := w.Header()
+			h.Set("Content-Type", contentTypeJS)
+			setNoCache(h)
+			svc.setCookie(w, r)
+			return nil
+		},
+		fw: frameWriterFunc(func(frame []byte) (int, error) {
+			q := session.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
+			w.Header().Set("Content-Length", strconv.Itoa(len(prefix)+len(q)+4))
+			return rw.write(prefix, q, ");\r\n")
+		}),
+	})
+}

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sockgate/sockgate/session"
+)
+
+// writeTimeout bounds each write to a client; a client that cannot take a
+// frame in this time is treated as gone.
+const writeTimeout = 10 * time.Second
+
+// frameWriter frames SockJS frames on one HTTP response of a receiving
+// transport.
+type frameWriter interface {
+	// writeFrame writes frame with the transport's framing and flushes it,
+	// returning how many bytes went out.
+	writeFrame(frame []byte) (int, error)
+}
+
+// receiving describes one receiving request.
+type receiving struct {
+	transport string
+	streaming bool         // many frames per response, up to the limit
+	start     func() error // headers and prelude, before the first frame
+	fw        frameWriter
+}
+
+// receive serves a receiving request: attach to the session (creating it),
+// then pass frames to the client until the response is done.
+func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, rv receiving) {
+	rcv, err := svc.attach(sid, rv.transport)
+	switch {
+	case errors.Is(err, session.ErrReceiverAttached):
+		if rv.start() == nil {
+			_, _ = rv.fw.writeFrame(session.CloseFrame(session.CodeAnotherConnection, session.ReasonAnotherConnection))
+		}
+		return
+	case err != nil:
+		svc.refuse(w, err)
+		return
+	}
+	if err := rv.start(); err != nil {
+		rcv.Abort()
+		return
+	}
+	ctx := r.Context()
+	written := 0
+	for {
+		frame, last, err := rcv.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				rcv.Abort()
+			} else {
+				rcv.Detach()
+			}
+			return
+		}
+		n, err := rv.fw.writeFrame(frame)
+		if err != nil {
+			rcv.Abort()
+			return
+		}
+		written += n
+		if last || !rv.streaming || written >= svc.cfg.ResponseLimit {
+			rcv.Detach()
+			return
+		}
+	}
+}
+
+// refuse answers a request for a session that could not be had.
+func (svc *service) refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, errRefused) {
+		w.Header().Set("Retry-After", "5")
+		writeText(w, http.StatusServiceUnavailable, "Server busy, try again later.")
+		return
+	}
+	writeText(w, http.StatusInternalServerError, "Session unavailable.")
+}
+
+// bufPool holds buffers for framing frames.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// respWriter writes and flushes framed bytes with a deadline per write.
+type respWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func newRespWriter(w http.ResponseWriter) respWriter {
+	return respWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+// write writes prefix, frame and suffix in one write and flushes.
+func (rw respWriter) write(prefix string, frame []byte, suffix string) (int, error) {
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], prefix...)
+	b = append(b, frame...)
+	b = append(b, suffix...)
+	_ = rw.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	n, err := rw.w.Write(b)
+	if err == nil {
+		err = rw.rc.Flush()
+	}
+	if cap(b) <= 64*1024 {
+		*bp = b
+		bufPool.Put(bp)
+	}
+	return n, err
+}
+
+// flush sends what was written so far.
+func (rw respWriter) flush() error {
+	_ = rw.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return rw.rc.Flush()
+}

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/sockgate/sockgate/session"
+)
+
+// serveXHRSend takes messages posted as a JSON array: 204 when delivered.
+func (svc *service) serveXHRSend(w http.ResponseWriter, r *http.Request, sid string) {
+	h := w.Header()
+	setNoCache(h)
+	setCORS(w, r)
+	svc.setCookie(w, r)
+	if !svc.deliver(w, r, sid, false) {
+		return
+	}
+	h.Set("Content-Type", contentTypePlain)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveJSONPSend takes messages posted as a form field d=<JSON array> or a
+// raw JSON body: 200 "ok" when delivered.
+func (svc *service) serveJSONPSend(w http.ResponseWriter, r *http.Request, sid string) {
+	setNoCache(w.Header())
+	svc.setCookie(w, r)
+	if !svc.deliver(w, r, sid, true) {
+		return
+	}
+	writeText(w, http.StatusOK, "ok")
+}
+
+// deliver reads, decodes and delivers a send request's messages, answering
+// the error itself and returning false when it fails.
+func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, form bool) bool {
+	s := svc.reg.Get(sid)
+	if s == nil {
+		writeText(w, http.StatusNotFound, "Session not found.")
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(svc.cfg.MaxMessageBytes)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeText(w, http.StatusRequestEntityTooLarge, "Payload too large.")
+			return false
+		}
+		writeText(w, http.StatusBadRequest, "Could not read the request body.")
+		return false
+	}
+	if form && isForm(r) {
+		body = formPayload(body)
+	}
+	msgs, err := session.DecodeMessages(body)
+	if err != nil {
+		writeText(w, http.StatusInternalServerError, decodeErrorText(err))
+		return false
+	}
+	if err := s.Deliver(r.Context(), msgs); err != nil && !errors.Is(err, session.ErrInboxClosed) {
+		writeText(w, http.StatusServiceUnavailable, "Could not deliver the messages.")
+		return false
+	}
+	return true
+}
+
+// decodeErrorText is the SockJS answer to a payload that did not decode.
+func decodeErrorText(err error) string {
+	if errors.Is(err, session.ErrPayloadExpected) {
+		return "Payload expected."
+	}
+	return "Broken JSON encoding."
+}
+
+func isForm(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded"
+}
+
+// formPayload returns the d field of a form body, or nothing.
+func formPayload(body []byte) []byte {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil
+	}
+	return []byte(v.Get("d"))
+}

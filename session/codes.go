@@ -1,0 +1,48 @@
+package session
+
+// Close codes sockgate sends in c[code,"reason"] frames. Codes 1000-2999 are
+// the SockJS and RFC 6455 ones; 3000-3499 are sockgate's own and tell the
+// client it may reconnect; 3500-3999 tell it not to; 4000-4999 are left to
+// applications.
+const (
+	// CodeNormal is a normal close by the application.
+	CodeNormal = 1000
+	// CodeGoingAway is sent on the raw websocket when the server shuts down.
+	CodeGoingAway = 1001
+	// CodeInterrupted answers a poll after the client aborted a receiving
+	// request: c[1002,"Connection interrupted"].
+	CodeInterrupted = 1002
+	// CodeMessageTooBig closes a session that sent a message over the limit.
+	CodeMessageTooBig = 1009
+	// CodeInternalError closes a session whose handler panicked.
+	CodeInternalError = 1011
+	// CodeAnotherConnection answers a second concurrent receiving request:
+	// c[2010,"Another connection still open"].
+	CodeAnotherConnection = 2010
+	// CodeGoAway is the conventional server close, c[3000,"Go away!"].
+	CodeGoAway = 3000
+	// CodeShutdown is sent to every session when the gateway drains; the
+	// client should reconnect (to another node).
+	CodeShutdown = 3001
+	// CodeSlowClient closes a session whose outgoing queue overflowed
+	// because the client did not read fast enough; it may reconnect.
+	CodeSlowClient = 3008
+	// CodeRateLimited closes a session that sent more messages per second
+	// than allowed.
+	CodeRateLimited = 3009
+	// CodeTimeout closes a session nobody polled for the disconnect delay.
+	CodeTimeout = 3010
+)
+
+// Reasons that go with the codes above.
+const (
+	ReasonInterrupted       = "Connection interrupted"
+	ReasonAnotherConnection = "Another connection still open"
+	ReasonGoAway            = "Go away!"
+	ReasonShutdown          = "Server shutting down"
+	ReasonSlowClient        = "Slow client"
+	ReasonRateLimited       = "Rate limit exceeded"
+	ReasonMessageTooBig     = "Message too big"
+	ReasonInternalError     = "Internal error"
+	ReasonTimeout           = "Session timed out"
+)

@@ -1,0 +1,129 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Receiver is one transport request (a poll, a stream, a websocket) attached
+// to a session to carry its frames to the client. Only one is attached at a
+// time. Next and the write that follows belong to one goroutine; Detach and
+// Abort end the attachment and may be called once from that goroutine.
+type Receiver struct {
+	s         *SockJS
+	wakeCh    chan struct{}
+	heartbeat *time.Timer
+}
+
+// Attach attaches a new receiver. It fails with ErrReceiverAttached when
+// another one is attached (answer c[2010,...]), and with ErrClosed when the
+// session is already forgotten (the caller should create a new session).
+func (s *SockJS) Attach() (*Receiver, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forgotten {
+		return nil, ErrClosed
+	}
+	if s.recv != nil {
+		return nil, ErrReceiverAttached
+	}
+	r := &Receiver{s: s, wakeCh: make(chan struct{}, 1)}
+	s.recv = r
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	return r, nil
+}
+
+func (r *Receiver) wake() {
+	select {
+	case r.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// Next blocks until there is a frame for the client and returns it, without
+// the transport's own framing: "o" once per session, then "a[...]" batches of
+// every message queued, "h" after the heartbeat delay with nothing to send,
+// and finally the close frame, with last set: the transport writes it and
+// ends the response. An error (ctx ended, or the session was forgotten)
+// means there is nothing more to write. The frame is the caller's to keep.
+func (r *Receiver) Next(ctx context.Context) (frame []byte, last bool, err error) {
+	s := r.s
+	for {
+		s.mu.Lock()
+		switch {
+		case s.recv != r || s.forgotten:
+			s.mu.Unlock()
+			return nil, true, ErrClosed
+		case !s.openSent:
+			s.openSent = true
+			s.mu.Unlock()
+			return OpenFrame, false, nil
+		case len(s.out) > emptyBatch:
+			frame = append(s.out, ']')
+			s.out = append(make([]byte, 0, 64), "a["...)
+			s.mu.Unlock()
+			return frame, false, nil
+		case s.state != stateOpen:
+			frame = s.closeMsg
+			s.state = stateClosed
+			s.mu.Unlock()
+			if frame == nil {
+				return nil, true, ErrClosed
+			}
+			return frame, true, nil
+		}
+		s.mu.Unlock()
+		if hb, ok := r.wait(ctx); !ok {
+			return nil, true, ctx.Err()
+		} else if hb {
+			return HeartbeatFrame, false, nil
+		}
+	}
+}
+
+// wait blocks until woken (false, true), the heartbeat is due (true, true)
+// or ctx ends (_, false).
+func (r *Receiver) wait(ctx context.Context) (heartbeat, ok bool) {
+	d := r.s.opts.HeartbeatDelay
+	if r.heartbeat == nil {
+		r.heartbeat = time.NewTimer(d)
+	} else {
+		r.heartbeat.Reset(d)
+	}
+	select {
+	case <-r.wakeCh:
+		return false, true
+	case <-r.heartbeat.C:
+		return true, true
+	case <-ctx.Done():
+		return false, false
+	}
+}
+
+// Detach ends the attachment normally (poll answered, stream at its limit,
+// close frame written); the session waits for the next receiver for up to
+// the disconnect delay.
+func (r *Receiver) Detach() {
+	s := r.s
+	s.mu.Lock()
+	if r.heartbeat != nil {
+		r.heartbeat.Stop()
+	}
+	if s.recv == r {
+		s.recv = nil
+		if !s.forgotten {
+			s.armTimerLocked()
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Abort ends the attachment because the client went away mid-request: an
+// open session is closed with c[1002,"Connection interrupted"], which the
+// next receiver gets.
+func (r *Receiver) Abort() {
+	r.s.Close(CodeInterrupted, ReasonInterrupted)
+	r.Detach()
+}

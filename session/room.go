@@ -1,0 +1,114 @@
+package session
+
+import "sync"
+
+// QuotedSender is implemented by sessions that accept a message already
+// encoded with AppendQuoted; Room.Broadcast uses it to encode once.
+type QuotedSender interface {
+	SendQuoted(q []byte) error
+}
+
+// Room is a named set of sessions that receive the same broadcasts. Safe for
+// concurrent use.
+type Room struct {
+	name    string
+	mu      sync.RWMutex
+	members map[Session]struct{}
+}
+
+// NewRoom returns an empty room.
+func NewRoom(name string) *Room {
+	return &Room{name: name, members: make(map[Session]struct{})}
+}
+
+// Name is the room's name.
+func (r *Room) Name() string { return r.name }
+
+// Join adds s; it reports false if s was already a member.
+func (r *Room) Join(s Session) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.members[s]; ok {
+		return false
+	}
+	r.members[s] = struct{}{}
+	return true
+}
+
+// Leave removes s and returns how many members are left.
+func (r *Room) Leave(s Session) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.members, s)
+	return len(r.members)
+}
+
+// Len is the number of members.
+func (r *Room) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.members)
+}
+
+// Broadcast sends msg to every member. The message is encoded once and the
+// bytes are shared by all members that accept them (QuotedSender). Send
+// never blocks, so a slow member cannot hold the others up: its own queue
+// bound closes it. It returns how many members accepted the message.
+func (r *Room) Broadcast(msg string) int {
+	q := AppendQuoted(make([]byte, 0, len(msg)+8), msg)
+	n := 0
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for s := range r.members {
+		var err error
+		if qs, ok := s.(QuotedSender); ok {
+			err = qs.SendQuoted(q)
+		} else {
+			err = s.Send(msg)
+		}
+		if err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Hub holds rooms by name, creating them on first join and dropping them
+// when the last member leaves. Safe for concurrent use.
+type Hub struct {
+	mu    sync.Mutex
+	rooms map[string]*Room
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{rooms: make(map[string]*Room)} }
+
+// Join adds s to the room called name and returns the room.
+func (h *Hub) Join(name string, s Session) *Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[name]
+	if r == nil {
+		r = NewRoom(name)
+		h.rooms[name] = r
+	}
+	r.Join(s)
+	return r
+}
+
+// Leave removes s from the room called name, dropping the room once empty.
+func (h *Hub) Leave(name string, s Session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[name]
+	if r != nil && r.Leave(s) == 0 {
+		delete(h.rooms, name)
+	}
+}
+
+// Room returns the room called name, or nil.
+func (h *Hub) Room(name string) *Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[name]
+}

@@ -1,0 +1,316 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	// DefaultHeartbeatDelay is how long a receiver may stay idle before it
+	// gets an "h" frame.
+	DefaultHeartbeatDelay = 25 * time.Second
+	// DefaultDisconnectDelay is how long a session lives with no receiver.
+	DefaultDisconnectDelay = 5 * time.Second
+	// DefaultMaxQueueBytes bounds the encoded bytes queued for one client.
+	DefaultMaxQueueBytes = 1 << 20
+	// DefaultInboxSize is how many incoming messages wait for Recv before
+	// the transport that delivers them blocks.
+	DefaultInboxSize = 32
+)
+
+// Options configure the SockJS sessions of one service. Zero values mean the
+// defaults above. One Options value is shared by all sessions of a service
+// and must not change once sessions use it.
+type Options struct {
+	HeartbeatDelay  time.Duration
+	DisconnectDelay time.Duration
+	MaxQueueBytes   int
+	InboxSize       int
+	// OnClose, when set, is called once when a session closes, outside any
+	// lock, with how it ended.
+	OnClose func(s *SockJS, info CloseInfo)
+	// OnForget, when set, is called once when a session is gone for good:
+	// after its close frame was replayed until the disconnect delay passed.
+	OnForget func(s *SockJS)
+}
+
+func (o *Options) withDefaults() *Options {
+	c := *o
+	if c.HeartbeatDelay <= 0 {
+		c.HeartbeatDelay = DefaultHeartbeatDelay
+	}
+	if c.DisconnectDelay <= 0 {
+		c.DisconnectDelay = DefaultDisconnectDelay
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if c.InboxSize <= 0 {
+		c.InboxSize = DefaultInboxSize
+	}
+	return &c
+}
+
+// Resolve returns a copy of o with every zero field set to its default.
+func (o Options) Resolve() *Options { return o.withDefaults() }
+
+// Session states.
+const (
+	stateOpen    = iota // open frame pending or sent, messages flow
+	stateClosing        // Close called: queued messages, then the close frame
+	stateClosed         // close frame handed to a receiver at least once
+)
+
+// emptyBatch is what SockJS.out holds when nothing is queued.
+const emptyBatch = 2 // len("a[")
+
+// SockJS is a session of the native engine: the SockJS state machine that
+// outlives the HTTP requests carrying it. It implements Session. Transports
+// attach a Receiver to pull frames; they deliver incoming messages with
+// Deliver. All methods are safe for concurrent use.
+type SockJS struct {
+	id        string
+	transport string
+	opts      *Options
+	inbox     chan string
+	done      chan struct{}
+
+	mu        sync.Mutex
+	state     int
+	openSent  bool
+	out       []byte // "a[" then the quoted messages, comma separated
+	recv      *Receiver
+	closeMsg  []byte
+	info      CloseInfo
+	timer     *time.Timer
+	expireAt  time.Time
+	forgotten bool
+}
+
+// NewSockJS creates an open session with no receiver; its disconnect timer
+// runs from now. opts must come from Options.Resolve.
+func NewSockJS(id, transport string, opts *Options) *SockJS {
+	s := &SockJS{
+		id:        id,
+		transport: transport,
+		opts:      opts,
+		inbox:     make(chan string, opts.InboxSize),
+		done:      make(chan struct{}),
+		out:       append(make([]byte, 0, 64), "a["...),
+	}
+	s.mu.Lock()
+	s.armTimerLocked()
+	s.mu.Unlock()
+	return s
+}
+
+// ID implements Session.
+func (s *SockJS) ID() string { return s.id }
+
+// Transport implements Session.
+func (s *SockJS) Transport() string { return s.transport }
+
+// Done implements Session.
+func (s *SockJS) Done() <-chan struct{} { return s.done }
+
+// CloseInfo returns how the session ended; zero while it is open.
+func (s *SockJS) CloseInfo() CloseInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Recv implements Session.
+func (s *SockJS) Recv(ctx context.Context) (string, error) {
+	select {
+	case m := <-s.inbox:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-s.inbox:
+		return m, nil
+	case <-s.done:
+		select {
+		case m := <-s.inbox:
+			return m, nil
+		default:
+			return "", ErrClosed
+		}
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Deliver hands messages from the client to Recv, in order. It blocks while
+// the inbox is full, until ctx ends or the session closes.
+func (s *SockJS) Deliver(ctx context.Context, msgs []string) error {
+	for _, m := range msgs {
+		select {
+		case s.inbox <- m:
+		case <-s.done:
+			return ErrInboxClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Send implements Session.
+func (s *SockJS) Send(msg string) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.out = s.appendSep()
+	s.out = AppendQuoted(s.out, msg)
+	return s.queuedLocked()
+}
+
+// SendQuoted queues a message already encoded with AppendQuoted, so that a
+// broadcast encodes once for every receiver. q is not retained.
+func (s *SockJS) SendQuoted(q []byte) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.out = append(s.appendSep(), q...)
+	return s.queuedLocked()
+}
+
+func (s *SockJS) appendSep() []byte {
+	if len(s.out) > emptyBatch {
+		return append(s.out, ',')
+	}
+	return s.out
+}
+
+// queuedLocked finishes Send: it enforces the queue bound, wakes the
+// receiver and unlocks s.mu.
+func (s *SockJS) queuedLocked() error {
+	if len(s.out) > s.opts.MaxQueueBytes {
+		s.out = append(make([]byte, 0, 64), "a["...)
+		info := s.closeLocked(CodeSlowClient, ReasonSlowClient)
+		s.mu.Unlock()
+		s.closed(info)
+		return ErrQueueFull
+	}
+	r := s.recv
+	s.mu.Unlock()
+	if r != nil {
+		r.wake()
+	}
+	return nil
+}
+
+// Close implements Session.
+func (s *SockJS) Close(code int, reason string) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return nil
+	}
+	info := s.closeLocked(code, reason)
+	r := s.recv
+	s.mu.Unlock()
+	if r != nil {
+		r.wake()
+	}
+	s.closed(info)
+	return nil
+}
+
+// closeLocked moves an open session to closing; the caller must call
+// s.closed with the result after unlocking.
+func (s *SockJS) closeLocked(code int, reason string) CloseInfo {
+	s.state = stateClosing
+	s.closeMsg = CloseFrame(code, reason)
+	s.info = CloseInfo{Code: code, Reason: reason}
+	close(s.done)
+	return s.info
+}
+
+func (s *SockJS) closed(info CloseInfo) {
+	if s.opts.OnClose != nil {
+		s.opts.OnClose(s, info)
+	}
+}
+
+// armTimerLocked (re)starts the disconnect timer; it runs while no
+// receiver is attached.
+func (s *SockJS) armTimerLocked() {
+	s.expireAt = time.Now().Add(s.opts.DisconnectDelay)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(s.opts.DisconnectDelay, s.expire)
+		return
+	}
+	s.timer.Reset(s.opts.DisconnectDelay)
+}
+
+// expire runs when the disconnect timer fires: an open session is closed,
+// and a closed one is forgotten.
+func (s *SockJS) expire() {
+	s.mu.Lock()
+	if s.recv != nil || s.forgotten {
+		s.mu.Unlock()
+		return
+	}
+	if wait := time.Until(s.expireAt); wait > 0 {
+		s.timer.Reset(wait)
+		s.mu.Unlock()
+		return
+	}
+	var info CloseInfo
+	wasOpen := s.state == stateOpen
+	if wasOpen {
+		info = s.closeLocked(CodeTimeout, ReasonTimeout)
+	}
+	s.state = stateClosed
+	s.forgotten = true
+	s.out = nil
+	s.mu.Unlock()
+	if wasOpen {
+		s.closed(info)
+	}
+	if s.opts.OnForget != nil {
+		s.opts.OnForget(s)
+	}
+}
+
+// Forget ends the session at once without waiting for the disconnect delay
+// (a websocket session ends with its connection). code and reason say why
+// if it was still open.
+func (s *SockJS) Forget(code int, reason string) {
+	s.mu.Lock()
+	if s.forgotten {
+		s.mu.Unlock()
+		return
+	}
+	var info CloseInfo
+	wasOpen := s.state == stateOpen
+	if wasOpen {
+		info = s.closeLocked(code, reason)
+	}
+	s.state = stateClosed
+	s.forgotten = true
+	s.out = nil
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	r := s.recv
+	s.mu.Unlock()
+	if r != nil {
+		r.wake()
+	}
+	if wasOpen {
+		s.closed(info)
+	}
+	if s.opts.OnForget != nil {
+		s.opts.OnForget(s)
+	}
+}
