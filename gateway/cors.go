@@ -5,17 +5,18 @@ import (
 )
 
 // setCORS adds the CORS headers every XHR-family response carries: the
-// request's Origin echoed with credentials allowed ("*" when there is none),
+// request's Origin echoed with credentials allowed ("null" stays "null"), or
+// "*" without credentials when there is no Origin,
 // and the requested headers allowed.
 func setCORS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		origin = "*"
-	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
 	h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+	} else {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
 	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
 		h.Set("Access-Control-Allow-Headers", req)
 	}

@@ -32,7 +32,7 @@ type receiving struct {
 // receive serves a receiving request: attach to the session (creating it),
 // then pass frames to the client until the response is done.
 func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, rv receiving) {
-	rcv, err := svc.attach(sid, rv.transport)
+	rcv, err := svc.attach(r.Context(), sid, rv.transport)
 	switch {
 	case errors.Is(err, session.ErrReceiverAttached):
 		if rv.start() == nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -175,13 +176,13 @@ func (svc *service) start(s session.Session) {
 }
 
 // attach finds or creates the session and attaches a receiver to it.
-func (svc *service) attach(id, transport string) (*session.Receiver, error) {
+func (svc *service) attach(ctx context.Context, id, transport string) (*session.Receiver, error) {
 	for range 3 {
 		s, err := svc.sessionFor(id, transport)
 		if err != nil {
 			return nil, err
 		}
-		rcv, err := s.Attach()
+		rcv, err := s.AttachWait(ctx)
 		if errors.Is(err, session.ErrClosed) {
 			svc.reg.Remove(s) // forgotten a moment ago; make a new one
 			continue

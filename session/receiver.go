@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -12,7 +13,43 @@ import (
 type Receiver struct {
 	s         *SockJS
 	wakeCh    chan struct{}
+	gone      chan struct{} // closed by Detach
 	heartbeat *time.Timer
+}
+
+// AttachGrace is how long AttachWait lets the current receiver go before
+// answering 2010. A client that aborts a request and polls again at once
+// races the server noticing the abort; the grace lets the abort win, as it
+// does on the reference server.
+const AttachGrace = 150 * time.Millisecond
+
+// AttachWait is Attach, except that when another receiver is attached it
+// waits up to AttachGrace (or until ctx ends) for it to detach first.
+func (s *SockJS) AttachWait(ctx context.Context) (*Receiver, error) {
+	var timer *time.Timer
+	for {
+		r, err := s.Attach()
+		if !errors.Is(err, ErrReceiverAttached) {
+			return r, err
+		}
+		s.mu.Lock()
+		cur := s.recv
+		s.mu.Unlock()
+		if cur == nil {
+			continue
+		}
+		if timer == nil {
+			timer = time.NewTimer(AttachGrace)
+			defer timer.Stop()
+		}
+		select {
+		case <-cur.gone:
+		case <-timer.C:
+			return nil, ErrReceiverAttached
+		case <-ctx.Done():
+			return nil, ErrReceiverAttached
+		}
+	}
 }
 
 // Attach attaches a new receiver. It fails with ErrReceiverAttached when
@@ -27,7 +64,7 @@ func (s *SockJS) Attach() (*Receiver, error) {
 	if s.recv != nil {
 		return nil, ErrReceiverAttached
 	}
-	r := &Receiver{s: s, wakeCh: make(chan struct{}, 1)}
+	r := &Receiver{s: s, wakeCh: make(chan struct{}, 1), gone: make(chan struct{})}
 	s.recv = r
 	if s.timer != nil {
 		s.timer.Stop()
@@ -113,6 +150,7 @@ func (r *Receiver) Detach() {
 	}
 	if s.recv == r {
 		s.recv = nil
+		close(r.gone)
 		if !s.forgotten {
 			s.armTimerLocked()
 		}
