@@ -54,12 +54,15 @@ type Service struct {
 	// default is the pinned build the gateway serves itself.
 	SockJSURL string
 	// MaxMessageBytes bounds one incoming message and one xhr_send or
-	// jsonp_send body (64 KiB by default... see DefaultMaxMessageBytes).
+	// jsonp_send body (DefaultMaxMessageBytes). Over it a websocket closes
+	// with 1009 and a send request is answered 413.
 	MaxMessageBytes int
-	// MaxQueueBytes bounds the bytes queued for one client (see
-	// DefaultMaxQueueBytes); over it the session closes with
-	// session.CodeSlowClient.
+	// MaxQueueBytes bounds the bytes queued for one client (1 MiB); over
+	// it the session closes with session.CodeSlowClient (3008).
 	MaxQueueBytes int
+	// MaxMessagesPerSecond bounds what one client may send (0: no bound);
+	// over it the session closes with session.CodeRateLimited (3009).
+	MaxMessagesPerSecond int
 }
 
 // Config is the whole gateway. Zero values mean the documented defaults.
@@ -75,6 +78,29 @@ type Config struct {
 	// Static, when set, serves everything outside the services (the chat
 	// page at "/").
 	Static http.Handler
-	// ShutdownTimeout bounds Close (10s).
+	// ShutdownTimeout bounds Close, the drain included (10s).
 	ShutdownTimeout time.Duration
+	// AllowedOrigins lists the browser origins that may connect: exact
+	// origins ("https://app.example.com"), "*.example.com" patterns, bare
+	// hosts, "null", or "*" for all. Empty means the gateway's own host only.
+	AllowedOrigins []string
+	// TrustedProxies lists the CIDRs (or addresses) of reverse proxies
+	// whose X-Forwarded-For / Forwarded / X-Forwarded-Host are believed.
+	TrustedProxies []string
+	// BasePath serves everything but /healthz and /readyz under a sub-path
+	// ("/sockgate").
+	BasePath string
+	// AdminAddr, when set, serves /metrics, /healthz and /readyz on a
+	// listener of their own instead of the main one.
+	AdminAddr string
+	// MaxSessions bounds open sessions in total (0: no bound); new ones
+	// get 503 with Retry-After.
+	MaxSessions int
+	// MaxSessionsPerIP bounds open sessions per client address (0: none).
+	MaxSessionsPerIP int
+	// MaxSessionIDLength bounds server and session ids in URLs (128).
+	MaxSessionIDLength int
+	// ProxyIdleTimeout is the idle timeout of the reverse proxy in front,
+	// if any; New logs a warning when a heartbeat delay is not shorter.
+	ProxyIdleTimeout time.Duration
 }

@@ -169,6 +169,7 @@ func (c *hixieConn) WriteClose(int, string, time.Time) error {
 	return err
 }
 
+func (c *hixieConn) Ping(time.Time) error              { return nil }
 func (c *hixieConn) SetReadLimit(n int64)              { c.limit = n }
 func (c *hixieConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 func (c *hixieConn) Close() error                      { return c.conn.Close() }

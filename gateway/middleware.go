@@ -5,6 +5,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +17,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	route  string // metrics label, set by the handler through routeLabel
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -52,13 +54,17 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
-// logRequests logs every request when it ends: at debug level, or at warn
-// level for server errors.
-func (s *Server) logRequests(next http.Handler) http.Handler {
+// observe logs every request when it ends (at debug level, at warn level
+// for server errors) and counts it by route and status.
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, route: "other"}
 		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.metrics.requests.WithLabelValues(sw.route, strconv.Itoa(sw.status)).Inc()
 		level := zerolog.DebugLevel
 		if sw.status >= 500 {
 			level = zerolog.WarnLevel
@@ -66,9 +72,24 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if s.log.GetLevel() > level {
 			return
 		}
-		s.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).
-			Int("status", sw.status).Int("bytes", sw.bytes).
-			Dur("duration", time.Since(start)).Str("remote", r.RemoteAddr).Msg("request")
+		s.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).Str("route", sw.route).
+			Int("status", sw.status).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
+			Str("client", s.proxies.clientIP(r).String()).Msg("request")
+	})
+}
+
+// setRoute names the route of a request for the metrics.
+func setRoute(w http.ResponseWriter, route string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.route = route
+	}
+}
+
+// routeLabel names the route of every request h serves.
+func routeLabel(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(w, route)
+		h.ServeHTTP(w, r)
 	})
 }
 

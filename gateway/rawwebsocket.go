@@ -22,12 +22,24 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 	if !checkUpgrade(w, r) {
 		return
 	}
+	ip, err := svc.admit(r)
+	if err != nil {
+		svc.refuse(w, err)
+		return
+	}
+	defer svc.srv.limiter.release(ip)
 	conn, err := svc.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
+	var s *rawSession
+	svc.srv.metrics.opened(TransportRawWebsocket)
+	defer func() { svc.srv.metrics.closed(TransportRawWebsocket, s.closeInfo()) }()
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
-	s := newRawSession(conn, svc.opts)
+	s = newRawSession(conn, svc.opts)
+	idle := 2*svc.opts.HeartbeatDelay + writeTimeout
+	_ = conn.SetReadDeadline(time.Now().Add(idle))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(idle)) })
 	svc.ws.add(s)
 	defer svc.ws.remove(s)
 	svc.start(s)
@@ -36,7 +48,7 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 		defer close(writerDone)
 		s.writeLoop(svc.opts.HeartbeatDelay)
 	}()
-	s.readLoop()
+	s.readLoop(idle)
 	<-writerDone
 	_ = conn.Close()
 }
@@ -133,9 +145,12 @@ func (s *rawSession) wake() {
 }
 
 // readLoop delivers messages until the connection ends.
-func (s *rawSession) readLoop() {
+func (s *rawSession) readLoop(idle time.Duration) {
 	for {
 		typ, p, err := s.conn.ReadMessage()
+		if err == nil {
+			_ = s.conn.SetReadDeadline(time.Now().Add(idle))
+		}
 		if err != nil {
 			code := websocket.CloseAbnormalClosure
 			var ce *websocket.CloseError
@@ -188,4 +203,10 @@ func (s *rawSession) writeLoop(pingEvery time.Duration) {
 			return
 		}
 	}
+}
+
+func (s *rawSession) closeInfo() session.CloseInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
 }

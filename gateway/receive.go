@@ -32,7 +32,7 @@ type receiving struct {
 // receive serves a receiving request: attach to the session (creating it),
 // then pass frames to the client until the response is done.
 func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, rv receiving) {
-	rcv, err := svc.attach(r.Context(), sid, rv.transport)
+	rcv, err := svc.attach(r, sid, rv.transport)
 	switch {
 	case errors.Is(err, session.ErrReceiverAttached):
 		if rv.start() == nil {
@@ -65,6 +65,9 @@ func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, 
 			return
 		}
 		written += n
+		if len(frame) == 1 && frame[0] == 'h' {
+			svc.srv.metrics.heartbeats.Inc()
+		}
 		if last || !rv.streaming || written >= svc.cfg.ResponseLimit {
 			rcv.Detach()
 			return
@@ -74,7 +77,8 @@ func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, 
 
 // refuse answers a request for a session that could not be had.
 func (svc *service) refuse(w http.ResponseWriter, err error) {
-	if errors.Is(err, errRefused) {
+	var refused errRefused
+	if errors.As(err, &refused) {
 		w.Header().Set("Retry-After", "5")
 		writeText(w, http.StatusServiceUnavailable, "Server busy, try again later.")
 		return

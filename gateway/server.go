@@ -17,20 +17,32 @@ import (
 	"github.com/sockgate/sockgate/session"
 )
 
-// DefaultShutdownTimeout bounds Close when Config.ShutdownTimeout is zero.
-const DefaultShutdownTimeout = 10 * time.Second
+// Defaults of Config.
+const (
+	// DefaultShutdownTimeout bounds Close when Config.ShutdownTimeout is zero.
+	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxSessionIDLength bounds ids in session URLs.
+	DefaultMaxSessionIDLength = 128
+	// tcpKeepAlive finds dead peers under idle connections.
+	tcpKeepAlive = 30 * time.Second
+)
 
 // Server is the gateway: an HTTP server with the SockJS services mounted.
 // Open starts it; Close drains and stops it.
 type Server struct {
 	cfg      Config
 	log      zerolog.Logger
-	router   *mux.Router
 	services []*service
 	http     *http.Server
+	admin    *http.Server
 	ln       net.Listener
+	adminLn  net.Listener
 	handlers sync.WaitGroup // service handler goroutines
 	draining atomic.Bool
+	origins  *originPolicy
+	proxies  *proxyPolicy
+	limiter  *sessionLimiter
+	metrics  *metrics
 	closeMu  sync.Mutex
 	closed   bool
 }
@@ -46,30 +58,81 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
-	s.router = mux.NewRouter()
-	s.router.SkipClean(true)
-	s.router.HandleFunc("/healthz", s.serveHealthz)
-	s.router.HandleFunc("/readyz", s.serveReadyz)
+	if cfg.MaxSessionIDLength <= 0 {
+		cfg.MaxSessionIDLength = DefaultMaxSessionIDLength
+	}
+	cfg.BasePath = strings.TrimSuffix(cfg.BasePath, "/")
+	if cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
+		return nil, fmt.Errorf("gateway: base path %q must start with /", cfg.BasePath)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
+	var err error
+	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if s.proxies, err = newProxyPolicy(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	app := mux.NewRouter()
+	app.SkipClean(true)
 	for _, sc := range cfg.Services {
-		if err := s.mount(sc); err != nil {
+		if err := s.mount(app, sc); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Static != nil {
-		s.router.PathPrefix("/").Handler(cfg.Static)
+		app.PathPrefix("/").Handler(routeLabel("static", cfg.Static))
+	}
+	app.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
+
+	root := mux.NewRouter()
+	root.SkipClean(true)
+	health := root
+	if cfg.AdminAddr != "" {
+		health = mux.NewRouter()
+		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: 10 * time.Second, ErrorLog: newStdLogger(s.log)}
+	}
+	health.Handle("/healthz", routeLabel("healthz", http.HandlerFunc(s.serveHealthz)))
+	health.Handle("/readyz", routeLabel("readyz", http.HandlerFunc(s.serveReadyz)))
+	health.Handle("/metrics", routeLabel("metrics", s.metrics.handler()))
+	if cfg.BasePath != "" {
+		root.PathPrefix(cfg.BasePath + "/").Handler(http.StripPrefix(cfg.BasePath, app))
+		root.Path(cfg.BasePath).Handler(http.StripPrefix(cfg.BasePath, app))
+		root.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
+	} else {
+		root.NotFoundHandler = app
 	}
 	s.http = &http.Server{
-		Handler:           s.logRequests(s.router),
+		Handler:           s.observe(root),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          newStdLogger(s.log),
 	}
+	s.warnProxyTimeout()
 	return s, nil
 }
 
+// warnProxyTimeout warns when a proxy in front would cut idle sessions
+// before their heartbeat.
+func (s *Server) warnProxyTimeout() {
+	if s.cfg.ProxyIdleTimeout <= 0 {
+		return
+	}
+	for _, sc := range s.cfg.Services {
+		hb := sc.HeartbeatDelay
+		if hb <= 0 {
+			hb = session.DefaultHeartbeatDelay
+		}
+		if hb >= s.cfg.ProxyIdleTimeout {
+			s.log.Warn().Str("service", sc.Prefix).Dur("heartbeat_delay", hb).Dur("proxy_idle_timeout", s.cfg.ProxyIdleTimeout).
+				Msg("heartbeat delay is not shorter than the proxy idle timeout: the proxy will cut idle sessions")
+		}
+	}
+}
+
 // mount adds one service's routes.
-func (s *Server) mount(sc Service) error {
+func (s *Server) mount(app *mux.Router, sc Service) error {
 	if !strings.HasPrefix(sc.Prefix, "/") || sc.Prefix == "/" || strings.HasSuffix(sc.Prefix, "/") {
 		return fmt.Errorf("gateway: service prefix %q must start with / and not end with it", sc.Prefix)
 	}
@@ -78,14 +141,14 @@ func (s *Server) mount(sc Service) error {
 	}
 	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {
-		h = newCompatService(sc, s.log)
+		h = routeLabel("compat", newCompatService(sc, s.log))
 	} else {
-		svc := newService(sc, s.log, &s.handlers)
+		svc := newService(sc, s)
 		s.services = append(s.services, svc)
 		h = svc
 	}
 	prefix := sc.Prefix
-	s.router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+	app.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 		p := r.URL.Path
 		return p == prefix || strings.HasPrefix(p, prefix) && p[len(prefix)] == '/'
 	}).Handler(h)
@@ -95,25 +158,35 @@ func (s *Server) mount(sc Service) error {
 // Handler is the gateway's whole HTTP handler, for embedding it elsewhere.
 func (s *Server) Handler() http.Handler { return s.http.Handler }
 
-// Open listens on the configured address and serves in the background. It
-// returns once the listener is bound, so ":0" works in tests.
+// Open listens on the configured addresses and serves in the background.
+// It returns once the listeners are bound, so ":0" works in tests.
 func (s *Server) Open() error {
 	addr := s.cfg.Addr
 	if addr == "" {
 		addr = ":8080"
 	}
-	ln, err := net.Listen("tcp", addr)
+	lc := net.ListenConfig{KeepAlive: tcpKeepAlive}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", addr, err)
 	}
 	s.ln = ln
-	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("serve")
+	if s.admin != nil {
+		if s.adminLn, err = lc.Listen(context.Background(), "tcp", s.cfg.AdminAddr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("gateway: listen on admin address %s: %w", s.cfg.AdminAddr, err)
 		}
-	}()
+		go s.serve(s.admin, s.adminLn)
+	}
+	go s.serve(s.http, ln)
 	s.log.Info().Str("addr", ln.Addr().String()).Str("engine", s.cfg.Engine).Msg("gateway listening")
 	return nil
+}
+
+func (s *Server) serve(hs *http.Server, ln net.Listener) {
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve")
+	}
 }
 
 // Addr is the bound address; nil before Open.
@@ -122,6 +195,14 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.ln.Addr()
+}
+
+// AdminAddr is the bound admin address; nil without one.
+func (s *Server) AdminAddr() net.Addr {
+	if s.adminLn == nil {
+		return nil
+	}
+	return s.adminLn.Addr()
 }
 
 // URL is the base URL of the running gateway, e.g. "http://127.0.0.1:8080".
@@ -139,10 +220,12 @@ func (s *Server) Close() error {
 	return s.Shutdown(ctx)
 }
 
-// Shutdown stops taking new sessions, sends every open session a close
-// frame (session.CodeShutdown) after its queued messages, waits for the
-// handlers and connections to finish until ctx ends, then stops. It is
-// idempotent.
+// Shutdown drains the gateway and stops it; it is idempotent. Draining:
+// /readyz turns 503 and new sessions are refused; messages clients already
+// sent are given to the handlers; every session gets the close frame
+// c[3001,"Server shutting down"] after its queued messages; the listener
+// stays open until every session has collected its close frame (polling
+// clients on their next poll) or ctx ends; then the server stops.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -151,10 +234,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.closed = true
 	s.draining.Store(true)
+	s.metrics.draining.Set(1)
+	s.log.Info().Msg("draining")
+	s.waitFor(ctx, 2*time.Second, s.inboxesEmpty)
 	for _, svc := range s.services {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
+	s.waitFor(ctx, 0, s.closeFramesDelivered)
 	err := s.http.Shutdown(ctx)
+	if s.admin != nil {
+		_ = s.admin.Shutdown(ctx)
+	}
 	done := make(chan struct{})
 	go func() {
 		s.handlers.Wait()
@@ -168,18 +258,49 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	_ = s.http.Close()
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
 	return err
 }
 
-// closeAll closes every session of the service.
-func (svc *service) closeAll(code int, reason string) {
-	svc.reg.Range(func(s *session.SockJS) bool {
-		_ = s.Close(code, reason)
-		return true
-	})
-	for _, s := range svc.ws.snapshot() {
-		_ = s.Close(code, reason)
+// waitFor polls cond until it holds, ctx ends or max (if not zero) passes.
+func (s *Server) waitFor(ctx context.Context, max time.Duration, cond func() bool) {
+	var deadline <-chan time.Time
+	if max > 0 {
+		t := time.NewTimer(max)
+		defer t.Stop()
+		deadline = t.C
 	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) inboxesEmpty() bool {
+	for _, svc := range s.services {
+		if !svc.inboxesEmpty() {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) closeFramesDelivered() bool {
+	for _, svc := range s.services {
+		if !svc.closeFramesDelivered() {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) serveHealthz(w http.ResponseWriter, _ *http.Request) {

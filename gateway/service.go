@@ -1,9 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -34,11 +34,12 @@ type service struct {
 	log      zerolog.Logger
 	iframe   iframePage
 	off      map[string]bool // disabled transports
-	wg       *sync.WaitGroup // handler goroutines, for shutdown
+	srv      *Server         // policies, limits, metrics, drain state
 	upgrader *websocket.Upgrader
+	clients  sync.Map // *session.SockJS -> netip.Addr, for the session limiter
 }
 
-func newService(cfg Service, log zerolog.Logger, wg *sync.WaitGroup) *service {
+func newService(cfg Service, srv *Server) *service {
 	if cfg.ResponseLimit <= 0 {
 		cfg.ResponseLimit = DefaultResponseLimit
 	}
@@ -53,10 +54,10 @@ func newService(cfg Service, log zerolog.Logger, wg *sync.WaitGroup) *service {
 		prefix:   strings.TrimSuffix(cfg.Prefix, "/"),
 		reg:      session.NewRegistry(),
 		ws:       newLiveSet(),
-		log:      log.With().Str("service", cfg.Prefix).Logger(),
+		log:      srv.log.With().Str("service", cfg.Prefix).Logger(),
 		iframe:   newIframePage(cfg.SockJSURL),
 		off:      make(map[string]bool),
-		wg:       wg,
+		srv:      srv,
 		upgrader: newUpgrader(),
 	}
 	for _, t := range cfg.DisabledTransports {
@@ -70,11 +71,13 @@ func newService(cfg Service, log zerolog.Logger, wg *sync.WaitGroup) *service {
 		svc.off[TransportRawWebsocket] = true
 	}
 	svc.opts = session.Options{
-		HeartbeatDelay:  cfg.HeartbeatDelay,
-		DisconnectDelay: cfg.DisconnectDelay,
-		MaxQueueBytes:   cfg.MaxQueueBytes,
-		OnForget:        svc.forget,
-		OnClose:         svc.onClose,
+		HeartbeatDelay:       cfg.HeartbeatDelay,
+		DisconnectDelay:      cfg.DisconnectDelay,
+		MaxQueueBytes:        cfg.MaxQueueBytes,
+		MaxMessagesPerSecond: cfg.MaxMessagesPerSecond,
+		Meter:                srv.metrics.meter,
+		OnForget:             svc.forget,
+		OnClose:              svc.onClose,
 	}.Resolve()
 	return svc
 }
@@ -105,20 +108,29 @@ func (svc *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kind, sp := parsePath(rest)
 	switch kind {
 	case pathGreeting:
+		setRoute(w, "greeting")
 		svc.serveGreeting(w, r)
 	case pathInfo:
-		svc.serveInfo(w, r)
+		setRoute(w, "info")
+		if svc.checkOrigin(w, r) {
+			svc.serveInfo(w, r)
+		}
 	case pathIframe:
+		setRoute(w, "iframe")
 		svc.serveIframe(w, r)
 	case pathRawWebsocket:
+		setRoute(w, "raw_websocket")
 		if svc.off[TransportRawWebsocket] {
 			http.NotFound(w, r)
 			return
 		}
-		svc.serveRawWebsocket(w, r)
+		if svc.checkOrigin(w, r) {
+			svc.serveRawWebsocket(w, r)
+		}
 	case pathSession:
 		svc.serveSession(w, r, sp)
 	default:
+		setRoute(w, "not_found")
 		http.NotFound(w, r)
 	}
 }
@@ -126,7 +138,18 @@ func (svc *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (svc *service) serveSession(w http.ResponseWriter, r *http.Request, sp sessionPath) {
 	route, ok := transportRoutes[sp.transport]
 	if !ok || svc.off[route.name] {
+		setRoute(w, "not_found")
 		http.NotFound(w, r)
+		return
+	}
+	setRoute(w, sp.transport)
+	max := svc.srv.cfg.MaxSessionIDLength
+	if !validSessionID(sp.session, max) || !validSessionID(sp.server, max) {
+		svc.srv.metrics.refused(refusedSessionID)
+		writeText(w, http.StatusBadRequest, "Invalid session id.")
+		return
+	}
+	if !svc.checkOrigin(w, r) {
 		return
 	}
 	switch {
@@ -140,6 +163,19 @@ func (svc *service) serveSession(w http.ResponseWriter, r *http.Request, sp sess
 	}
 }
 
+// checkOrigin enforces the origin policy, answering 403 itself.
+func (svc *service) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if svc.srv.origins.allowed(origin, svc.srv.proxies.host(r)) {
+		return true
+	}
+	svc.srv.metrics.refused(refusedOrigin)
+	svc.log.Warn().Str("origin", origin).Str("path", r.URL.Path).
+		Str("client", svc.srv.proxies.clientIP(r).String()).Msg("origin refused")
+	writeText(w, http.StatusForbidden, "Origin not allowed.")
+	return false
+}
+
 func (svc *service) serveGreeting(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, "GET")
@@ -148,19 +184,46 @@ func (svc *service) serveGreeting(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, "Welcome to SockJS!\n")
 }
 
-// errRefused means a new session was refused (a limit or a drain).
-var errRefused = errors.New("gateway: new session refused")
+// errRefused means a new session was refused (a limit or a drain); its
+// cause is the refusal metric's label.
+type errRefused struct{ cause string }
+
+func (e errRefused) Error() string { return "gateway: new session refused: " + e.cause }
+
+// admit takes a place for a new session from the client of r.
+func (svc *service) admit(r *http.Request) (netip.Addr, error) {
+	if svc.srv.draining.Load() {
+		svc.srv.metrics.refused(refusedDraining)
+		return netip.Addr{}, errRefused{refusedDraining}
+	}
+	ip := svc.srv.proxies.clientIP(r)
+	if cause, ok := svc.srv.limiter.acquire(ip); !ok {
+		svc.srv.metrics.refused(cause)
+		svc.log.Warn().Str("client", ip.String()).Str("cause", cause).Msg("session refused")
+		return ip, errRefused{cause}
+	}
+	return ip, nil
+}
 
 // sessionFor returns the session with id, creating it (and starting the
 // service handler for it) when there is none.
-func (svc *service) sessionFor(id, transport string) (*session.SockJS, error) {
+func (svc *service) sessionFor(r *http.Request, id, transport string) (*session.SockJS, error) {
+	var refusal error
 	s, created := svc.reg.GetOrCreate(id, func() *session.SockJS {
-		return session.NewSockJS(id, transport, svc.opts)
+		ip, err := svc.admit(r)
+		if err != nil {
+			refusal = err
+			return nil
+		}
+		s := session.NewSockJS(id, transport, svc.opts)
+		svc.clients.Store(s, ip)
+		return s
 	})
 	if s == nil {
-		return nil, errRefused
+		return nil, refusal
 	}
 	if created {
+		svc.srv.metrics.opened(transport)
 		svc.start(s)
 	}
 	return s, nil
@@ -168,21 +231,21 @@ func (svc *service) sessionFor(id, transport string) (*session.SockJS, error) {
 
 // start runs the service handler for a new session.
 func (svc *service) start(s session.Session) {
-	svc.wg.Add(1)
+	svc.srv.handlers.Add(1)
 	go func() {
-		defer svc.wg.Done()
+		defer svc.srv.handlers.Done()
 		session.Run(svc.cfg.Handler, s, svc.log)
 	}()
 }
 
 // attach finds or creates the session and attaches a receiver to it.
-func (svc *service) attach(ctx context.Context, id, transport string) (*session.Receiver, error) {
+func (svc *service) attach(r *http.Request, id, transport string) (*session.Receiver, error) {
 	for range 3 {
-		s, err := svc.sessionFor(id, transport)
+		s, err := svc.sessionFor(r, id, transport)
 		if err != nil {
 			return nil, err
 		}
-		rcv, err := s.AttachWait(ctx)
+		rcv, err := s.AttachWait(r.Context())
 		if errors.Is(err, session.ErrClosed) {
 			svc.reg.Remove(s) // forgotten a moment ago; make a new one
 			continue
@@ -195,9 +258,13 @@ func (svc *service) attach(ctx context.Context, id, transport string) (*session.
 func (svc *service) forget(s *session.SockJS) {
 	svc.reg.Remove(s)
 	svc.ws.remove(s)
+	if ip, ok := svc.clients.LoadAndDelete(s); ok {
+		svc.srv.limiter.release(ip.(netip.Addr))
+	}
 }
 
 func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
+	svc.srv.metrics.closed(s.Transport(), info)
 	svc.log.Debug().Str("session", s.ID()).Str("transport", s.Transport()).
 		Int("code", info.Code).Str("reason", info.Reason).Msg("session closed")
 }
@@ -230,4 +297,41 @@ func (l *liveSet) snapshot() []session.Session {
 		out = append(out, s)
 	}
 	return out
+}
+
+func (svc *service) inboxesEmpty() bool {
+	empty := true
+	svc.reg.Range(func(s *session.SockJS) bool {
+		empty = s.Pending() == 0
+		return empty
+	})
+	return empty
+}
+
+// closeFramesDelivered reports whether every session has collected its
+// close frame (websocket sessions leave the live set when they end).
+func (svc *service) closeFramesDelivered() bool {
+	done := true
+	svc.reg.Range(func(s *session.SockJS) bool {
+		done = s.Finished()
+		return done
+	})
+	return done && svc.ws.len() == 0
+}
+
+func (l *liveSet) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
+
+// closeAll closes every session of the service.
+func (svc *service) closeAll(code int, reason string) {
+	svc.reg.Range(func(s *session.SockJS) bool {
+		_ = s.Close(code, reason)
+		return true
+	})
+	for _, s := range svc.ws.snapshot() {
+		_ = s.Close(code, reason)
+	}
 }

@@ -69,6 +69,12 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	if !checkUpgrade(w, r) {
 		return
 	}
+	ip, err := svc.admit(r)
+	if err != nil {
+		svc.refuse(w, err)
+		return
+	}
+	defer svc.srv.limiter.release(ip)
 	if isHixie76(r) {
 		svc.serveHixie76(w, r, sid)
 		return
@@ -78,7 +84,7 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 		svc.log.Debug().Err(err).Msg("websocket upgrade failed")
 		return
 	}
-	svc.runWebsocket(newGorillaConn(conn), sid)
+	svc.runWebsocket(newGorillaConn(conn, svc.opts.HeartbeatDelay), sid)
 }
 
 // wsConn is what the websocket transport needs of a connection, so RFC 6455
@@ -94,6 +100,9 @@ type wsConn interface {
 	SetReadLimit(n int64)
 	// SetReadDeadline bounds the next reads.
 	SetReadDeadline(t time.Time) error
+	// Ping asks the peer to prove it is alive (a no-op where the protocol
+	// has no pings).
+	Ping(deadline time.Time) error
 	// Close closes the connection at once.
 	Close() error
 }
@@ -103,6 +112,7 @@ type wsConn interface {
 func (svc *service) runWebsocket(conn wsConn, sid string) {
 	s := session.NewSockJS(sid, TransportWebsocket, svc.opts)
 	svc.ws.add(s)
+	svc.srv.metrics.opened(TransportWebsocket)
 	rcv, err := s.Attach()
 	if err != nil {
 		_ = conn.Close()
@@ -165,6 +175,10 @@ func (svc *service) wsWrite(conn wsConn, s *session.SockJS, rcv *session.Receive
 			_ = conn.Close() // unblocks the reader
 			return
 		}
+		if len(frame) == 1 && frame[0] == 'h' {
+			svc.srv.metrics.heartbeats.Inc()
+			_ = conn.Ping(time.Now().Add(writeTimeout))
+		}
 		if last {
 			info := s.CloseInfo()
 			_ = conn.WriteClose(wsCloseCode(info.Code), info.Reason, time.Now().Add(writeTimeout))
@@ -186,18 +200,36 @@ func wsCloseCode(code int) int {
 	return websocket.CloseNormalClosure
 }
 
-// gorillaConn adapts a gorilla websocket connection to wsConn.
-type gorillaConn struct{ *websocket.Conn }
+// gorillaConn adapts a gorilla websocket connection to wsConn. A peer that
+// neither sends nor answers pings for twice the heartbeat delay (plus a
+// margin) is dead: its reads time out.
+type gorillaConn struct {
+	*websocket.Conn
+	idle time.Duration
+}
 
-func newGorillaConn(c *websocket.Conn) gorillaConn { return gorillaConn{c} }
+func newGorillaConn(c *websocket.Conn, heartbeat time.Duration) gorillaConn {
+	g := gorillaConn{Conn: c, idle: 2*heartbeat + writeTimeout}
+	_ = c.SetReadDeadline(time.Now().Add(g.idle))
+	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(g.idle)) })
+	return g
+}
 
 func (c gorillaConn) ReadText() ([]byte, error) {
 	for {
 		typ, p, err := c.ReadMessage()
-		if err != nil || typ == websocket.TextMessage {
+		if err != nil {
 			return p, err
 		}
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		if typ == websocket.TextMessage {
+			return p, nil
+		}
 	}
+}
+
+func (c gorillaConn) Ping(deadline time.Time) error {
+	return c.WriteControl(websocket.PingMessage, nil, deadline)
 }
 
 func (c gorillaConn) WriteText(p []byte, deadline time.Time) error {

@@ -28,6 +28,13 @@ type Options struct {
 	DisconnectDelay time.Duration
 	MaxQueueBytes   int
 	InboxSize       int
+	// MaxMessagesPerSecond bounds the messages a client may send, with a
+	// burst of one second's worth; over it the session is closed with
+	// CodeRateLimited. Zero means no bound.
+	MaxMessagesPerSecond int
+	// Meter, when set, returns the traffic counters of a transport; it is
+	// called once per session.
+	Meter func(transport string) Meter
 	// OnClose, when set, is called once when a session closes, outside any
 	// lock, with how it ended.
 	OnClose func(s *SockJS, info CloseInfo)
@@ -77,6 +84,9 @@ type SockJS struct {
 	inbox     chan string
 	done      chan struct{}
 
+	meter     Meter
+	rate      rateLimiter
+
 	mu        sync.Mutex
 	state     int
 	openSent  bool
@@ -99,7 +109,12 @@ func NewSockJS(id, transport string, opts *Options) *SockJS {
 		inbox:     make(chan string, opts.InboxSize),
 		done:      make(chan struct{}),
 		out:       append(make([]byte, 0, 64), "a["...),
+		meter:     nopMeter{},
 	}
+	if opts.Meter != nil {
+		s.meter = opts.Meter(transport)
+	}
+	s.rate.perSecond = opts.MaxMessagesPerSecond
 	s.mu.Lock()
 	s.armTimerLocked()
 	s.mu.Unlock()
@@ -147,7 +162,17 @@ func (s *SockJS) Recv(ctx context.Context) (string, error) {
 // Deliver hands messages from the client to Recv, in order. It blocks while
 // the inbox is full, until ctx ends or the session closes.
 func (s *SockJS) Deliver(ctx context.Context, msgs []string) error {
+	if !s.rate.allow(len(msgs)) {
+		_ = s.Close(CodeRateLimited, ReasonRateLimited)
+		return ErrRateLimited
+	}
 	for _, m := range msgs {
+		s.meter.In(len(m))
+		select {
+		case <-s.done:
+			return ErrInboxClosed
+		default:
+		}
 		select {
 		case s.inbox <- m:
 		case <-s.done:
@@ -168,6 +193,7 @@ func (s *SockJS) Send(msg string) error {
 	}
 	s.out = s.appendSep()
 	s.out = AppendQuoted(s.out, msg)
+	s.meter.Out(len(msg))
 	return s.queuedLocked()
 }
 
@@ -180,6 +206,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 		return ErrClosed
 	}
 	s.out = append(s.appendSep(), q...)
+	s.meter.Out(len(q) - 2)
 	return s.queuedLocked()
 }
 
@@ -313,4 +340,15 @@ func (s *SockJS) Forget(code int, reason string) {
 	if s.opts.OnForget != nil {
 		s.opts.OnForget(s)
 	}
+}
+
+// Pending is how many received messages wait for Recv.
+func (s *SockJS) Pending() int { return len(s.inbox) }
+
+// Finished reports whether the session is closed and its close frame was
+// handed to a receiver (or it is gone for good): nothing is left to deliver.
+func (s *SockJS) Finished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateClosed || s.forgotten
 }

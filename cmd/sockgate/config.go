@@ -24,6 +24,15 @@ type config struct {
 	maxMessageBytes int
 	maxQueueBytes   int
 	shutdownTimeout time.Duration
+	allowedOrigins  string
+	trustedProxies  string
+	basePath        string
+	adminAddr       string
+	maxSessions     int
+	maxSessionsIP   int
+	maxSessionID    int
+	maxMsgRate      int
+	proxyIdle       time.Duration
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -43,12 +52,24 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.sockjsURL, "sockjs-url", "", "sockjs-client script for iframe pages (default: the embedded pinned build)")
 	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 1<<20, "largest incoming message or send body, in bytes")
 	fs.IntVar(&c.maxQueueBytes, "max-queue-bytes", 1<<20, "bytes queued for one client before it is closed as too slow (3008)")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a shutdown may drain sessions")
+	fs.DurationVar(&c.shutdownTimeout, "drain-timeout", 10*time.Second, "how long a shutdown (SIGTERM) may drain sessions before exiting")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated browser origins allowed: https://app.example.com, *.example.com, example.com, null, or * for all (default: the gateway's own host; * with -conformance)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed")
+	fs.StringVar(&c.basePath, "base-path", "", "serve everything but /healthz and /readyz under this sub-path, e.g. /sockgate")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics, /healthz and /readyz on this address instead of -addr")
+	fs.IntVar(&c.maxSessions, "max-sessions", 100000, "open sessions in total before new ones get 503 (0: no bound)")
+	fs.IntVar(&c.maxSessionsIP, "max-sessions-per-ip", 1000, "open sessions per client address before new ones get 503 (0: no bound)")
+	fs.IntVar(&c.maxSessionID, "max-session-id-length", 128, "longest server or session id accepted in a URL")
+	fs.IntVar(&c.maxMsgRate, "max-messages-per-second", 0, "messages one client may send per second before it is closed with 3009 (0: no bound)")
+	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, err
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.allowedOrigins == "" && c.conformance {
+		c.allowedOrigins = "*"
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,24 +79,33 @@ func newLogger(cfg config) (zerolog.Logger, error) {
 // gatewayConfig wires the command's config to the gateway's.
 func gatewayConfig(cfg config, log zerolog.Logger) gateway.Config {
 	base := gateway.Service{
-		HeartbeatDelay:   cfg.heartbeatDelay,
-		DisconnectDelay:  cfg.disconnectDelay,
-		ResponseLimit:    cfg.responseLimit,
-		DisableWebsocket: cfg.disableWS,
-		CookieNeeded:     cfg.cookieNeeded,
-		SockJSURL:        cfg.sockjsURL,
-		MaxMessageBytes:  cfg.maxMessageBytes,
-		MaxQueueBytes:    cfg.maxQueueBytes,
+		HeartbeatDelay:       cfg.heartbeatDelay,
+		DisconnectDelay:      cfg.disconnectDelay,
+		ResponseLimit:        cfg.responseLimit,
+		DisableWebsocket:     cfg.disableWS,
+		CookieNeeded:         cfg.cookieNeeded,
+		SockJSURL:            cfg.sockjsURL,
+		MaxMessageBytes:      cfg.maxMessageBytes,
+		MaxQueueBytes:        cfg.maxQueueBytes,
+		MaxMessagesPerSecond: cfg.maxMsgRate,
 	}
 	if base.SockJSURL == "" {
-		base.SockJSURL = static.ClientPath
+		base.SockJSURL = cfg.basePath + static.ClientPath
 	}
 	gc := gateway.Config{
-		Addr:            cfg.addr,
-		Engine:          cfg.engine,
-		Logger:          log,
-		ShutdownTimeout: cfg.shutdownTimeout,
-		Static:          static.Handler(),
+		Addr:               cfg.addr,
+		Engine:             cfg.engine,
+		Logger:             log,
+		ShutdownTimeout:    cfg.shutdownTimeout,
+		Static:             static.Handler(),
+		AllowedOrigins:     splitList(cfg.allowedOrigins),
+		TrustedProxies:     splitList(cfg.trustedProxies),
+		BasePath:           cfg.basePath,
+		AdminAddr:          cfg.adminAddr,
+		MaxSessions:        cfg.maxSessions,
+		MaxSessionsPerIP:   cfg.maxSessionsIP,
+		MaxSessionIDLength: cfg.maxSessionID,
+		ProxyIdleTimeout:   cfg.proxyIdle,
 	}
 	if cfg.conformance {
 		gc.Services = conformanceServices(base)
@@ -130,4 +140,15 @@ func with(base gateway.Service, prefix string, h func(context.Context, session.S
 	base.Prefix = prefix
 	base.Handler = h
 	return base
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
