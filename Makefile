@@ -48,9 +48,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidCallback$$' -fuzztime $(FUZZTIME) ./gateway/
 
-## conformance: the protocol suite against SOCKJS_URL (default: a gateway it starts itself)
-conformance: build
-	SOCKGATE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m ./test/protocol/
+## conformance: the protocol suite; against a running deployment with SOCKJS_URL=http://host:port
+## (default: it builds and starts `sockgate -conformance` itself)
+conformance:
+	SOCKJS_URL="$(SOCKJS_URL)" $(GO) test -race -count=1 -timeout 10m ./test/protocol/
 
 ## test-browser: sockjs-client 1.6.1 in headless Chromium, every transport
 test-browser: build

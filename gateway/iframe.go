@@ -41,7 +41,8 @@ func newIframePage(sockjsURL string) iframePage {
 }
 
 // serveIframe answers /iframe.html and /iframe-<version>.html, cacheable for
-// a year, with 304 for a client that has it already.
+// a year, with 304 for a client that has it already. Only pages of allowed
+// origins may frame it (CSP frame-ancestors).
 func (svc *service) serveIframe(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, "GET")
@@ -50,6 +51,7 @@ func (svc *service) serveIframe(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	setCacheForever(h)
 	h.Set("ETag", svc.iframe.etag)
+	h.Set("Content-Security-Policy", svc.srv.origins.csp)
 	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == svc.iframe.etag {
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -21,6 +21,7 @@ func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid strin
 		start: func() error {
 			h := w.Header()
 			h.Set("Content-Type", contentTypeJS)
+			h.Set("X-Content-Type-Options", "nosniff")
 			setNoCache(h)
 			svc.setCookie(w, r)
 			return nil

@@ -60,7 +60,7 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 		writeText(w, http.StatusInternalServerError, decodeErrorText(err))
 		return false
 	}
-	if err := s.Deliver(r.Context(), msgs); err != nil && !errors.Is(err, session.ErrInboxClosed) {
+	if err := s.DeliverAndWait(r.Context(), msgs); err != nil && !errors.Is(err, session.ErrInboxClosed) {
 		writeText(w, http.StatusServiceUnavailable, "Could not deliver the messages.")
 		return false
 	}

@@ -44,7 +44,7 @@ func checkUpgrade(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") {
-		writeText(w, http.StatusBadRequest, `"Connection" must be "Upgrade".`)
+		writeText(w, http.StatusBadRequest, "Not a valid websocket request")
 		return false
 	}
 	return true

@@ -1,13 +1,27 @@
 package session
 
-import "unicode/utf8"
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
 
 // DecodeMessages parses a client payload, a JSON array of strings such as
 // ["a","b"], into its messages. An empty (or all-blank) payload is
 // ErrPayloadExpected; anything else that is not an array of strings is
-// ErrBrokenJSON. Escaped lone UTF-16 surrogates are kept (as WTF-8) so they
+// ErrBrokenJSON, except well-formed JSON of another shape ({}, "x", [1]),
+// which is ErrPayloadExpected as on the reference server. Escaped lone UTF-16 surrogates are kept (as WTF-8) so they
 // echo back unchanged, as the SockJS protocol tests require.
 func DecodeMessages(p []byte) ([]string, error) {
+	msgs, err := decodeArray(p)
+	if err == ErrBrokenJSON && json.Valid(p) {
+		// Well-formed JSON that is not an array of strings: the reference
+		// server answers "Payload expected." for it.
+		return nil, ErrPayloadExpected
+	}
+	return msgs, err
+}
+
+func decodeArray(p []byte) ([]string, error) {
 	d := decoder{p: p}
 	d.skipSpace()
 	if d.i == len(p) {

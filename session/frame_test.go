@@ -59,9 +59,12 @@ func TestDecodeMessages(t *testing.T) {
 		{`["a`, nil, ErrBrokenJSON},
 		{`["a"`, nil, ErrBrokenJSON},
 		{`["a",]`, nil, ErrBrokenJSON},
-		{`[1]`, nil, ErrBrokenJSON},
-		{`{"a":1}`, nil, ErrBrokenJSON},
-		{`"a"`, nil, ErrBrokenJSON},
+		// Well-formed JSON of another shape: "Payload expected." as on
+		// the reference server.
+		{`[1]`, nil, ErrPayloadExpected},
+		{`{"a":1}`, nil, ErrPayloadExpected},
+		{`"a"`, nil, ErrPayloadExpected},
+		{`null`, nil, ErrPayloadExpected},
 		{`["a"] x`, nil, ErrBrokenJSON},
 		{`["\x"]`, nil, ErrBrokenJSON},
 		{`["\u12"]`, nil, ErrBrokenJSON},

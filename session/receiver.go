@@ -96,6 +96,9 @@ func (r *Receiver) Next(ctx context.Context) (frame []byte, last bool, err error
 		case !s.openSent:
 			s.openSent = true
 			s.mu.Unlock()
+			// Let the handler set itself up (join its rooms) before the
+			// client learns the session is open.
+			s.progress.waitReady(ctx)
 			return OpenFrame, false, nil
 		case len(s.out) > emptyBatch:
 			frame = append(s.out, ']')

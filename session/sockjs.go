@@ -86,6 +86,7 @@ type SockJS struct {
 
 	meter     Meter
 	rate      rateLimiter
+	progress  progress
 
 	mu        sync.Mutex
 	state     int
@@ -110,6 +111,7 @@ func NewSockJS(id, transport string, opts *Options) *SockJS {
 		done:      make(chan struct{}),
 		out:       append(make([]byte, 0, 64), "a["...),
 		meter:     nopMeter{},
+		progress:  newProgress(),
 	}
 	if opts.Meter != nil {
 		s.meter = opts.Meter(transport)
@@ -139,24 +141,52 @@ func (s *SockJS) CloseInfo() CloseInfo {
 
 // Recv implements Session.
 func (s *SockJS) Recv(ctx context.Context) (string, error) {
+	s.progress.markReady()
+	s.progress.asking(false)
 	select {
 	case m := <-s.inbox:
+		s.progress.took()
 		return m, nil
 	default:
 	}
 	select {
 	case m := <-s.inbox:
+		s.progress.took()
 		return m, nil
 	case <-s.done:
 		select {
 		case m := <-s.inbox:
+			s.progress.took()
 			return m, nil
 		default:
+			s.progress.asking(true)
 			return "", ErrClosed
 		}
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+}
+
+// HandlerDone records that the handler returned: nothing delivered will be
+// waited for any more. session.Run calls it.
+func (s *SockJS) HandlerDone() {
+	s.progress.markReady()
+	s.progress.asking(true)
+}
+
+// DeliverAndWait is Deliver, then a wait (bounded by SendGrace) until the
+// handler is done with these messages, so that what it sends in answer is
+// queued before the send request is answered, as on the reference server.
+func (s *SockJS) DeliverAndWait(ctx context.Context, msgs []string) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	seq := s.progress.delivering(len(msgs))
+	if err := s.Deliver(ctx, msgs); err != nil {
+		return err
+	}
+	s.progress.waitHandled(ctx, seq, s.done)
+	return nil
 }
 
 // Deliver hands messages from the client to Recv, in order. It blocks while
@@ -186,6 +216,7 @@ func (s *SockJS) Deliver(ctx context.Context, msgs []string) error {
 
 // Send implements Session.
 func (s *SockJS) Send(msg string) error {
+	s.progress.markReady()
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -237,6 +268,7 @@ func (s *SockJS) queuedLocked() error {
 
 // Close implements Session.
 func (s *SockJS) Close(code int, reason string) error {
+	s.progress.markReady()
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()

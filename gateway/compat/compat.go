@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -138,20 +137,14 @@ func disable(o *sockjs.Options, t string, log zerolog.Logger) {
 	}
 }
 
-// serve runs h for one sockjs-go session and closes the session after it.
+// serve runs h for one sockjs-go session with session.Run, which recovers
+// a panic (1011) and closes the session after h (1000).
 func serve(log zerolog.Logger, s sockjs.Session, h session.Handler) {
 	a := &adapter{s: s, transport: transportName(s.ReceiverType())}
 	log = log.With().Str("session", a.ID()).Str("transport", a.transport).Logger()
 	log.Debug().Msg("session opened")
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error().Interface("panic", p).Bytes("stack", debug.Stack()).Msg("handler panicked")
-			_ = a.Close(session.CodeInternalError, session.ReasonInternalError)
-		}
-		_ = a.Close(session.CodeNormal, reasonNormal)
-		log.Debug().Msg("handler returned")
-	}()
-	h(s.Context(), a)
+	session.Run(h, a, log)
+	log.Debug().Msg("handler returned")
 }
 
 // transportName maps a sockjs-go receiver type to sockjs-client's name.

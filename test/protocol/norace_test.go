@@ -1,0 +1,6 @@
+//go:build !race
+
+package protocol
+
+// raceEnabled is false: the suite runs without the race detector.
+const raceEnabled = false
