@@ -107,28 +107,140 @@ type wsConn interface {
 	Close() error
 }
 
-// runWebsocket carries a new session over conn: the calling goroutine reads,
-// a second one writes, and the session ends with the connection.
+// runWebsocket carries a new session over conn. The calling goroutine
+// reads; frames are written by a pump goroutine that runs only while there
+// is something to write, so an idle websocket costs its reader and its
+// handler and nothing more. The session ends with the connection.
 func (svc *service) runWebsocket(conn wsConn, sid string) {
 	s := session.NewSockJS(sid, TransportWebsocket, svc.opts)
 	svc.ws.add(s)
 	svc.srv.metrics.opened(TransportWebsocket)
-	rcv, err := s.Attach()
+	p := &wsPump{svc: svc, conn: conn, s: s}
+	p.cond.L = &p.mu
+	rcv, err := s.AttachPush(p.wake)
 	if err != nil {
 		_ = conn.Close()
 		return
 	}
+	p.rcv = rcv
 	svc.start(s)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		svc.wsWrite(conn, s, rcv)
-	}()
+	p.mu.Lock()
+	p.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, p.beat)
+	p.mu.Unlock()
+	p.wake() // the open frame
 	code, reason := svc.wsRead(conn, s)
 	s.Forget(code, reason)
-	<-writerDone
+	p.stop()
+	rcv.Detach()
 	_ = conn.Close()
+}
+
+// wsPump writes a websocket session's frames. wake starts a writer
+// goroutine when none runs; the writer drains every ready frame and ends.
+type wsPump struct {
+	svc       *service
+	conn      wsConn
+	s         *session.SockJS
+	rcv       *session.Receiver
+	heartbeat *time.Timer
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	running bool // a writer goroutine runs
+	again   bool // woken while running: look once more before ending
+	stopped bool // no more writers
+}
+
+func (p *wsPump) wake() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.stopped:
+	case p.running:
+		p.again = true
+	default:
+		p.running = true
+		go p.write()
+	}
+}
+
+// beat runs on the heartbeat timer: a heartbeat frame (and a ping) every
+// heartbeat delay, for as long as the pump runs.
+func (p *wsPump) beat() {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.heartbeat.Reset(p.svc.opts.HeartbeatDelay)
+	p.mu.Unlock()
+	p.rcv.Heartbeat()
+}
+
+// stop waits for a running writer and starts no new one.
+func (p *wsPump) stop() {
+	p.mu.Lock()
+	p.heartbeat.Stop()
+	p.stopped = true
+	for p.running {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+}
+
+// write is the writer goroutine: it drains, and drains again if woken
+// meanwhile, then ends.
+func (p *wsPump) write() {
+	for {
+		alive := p.drain()
+		p.mu.Lock()
+		if alive && p.again && !p.stopped {
+			p.again = false
+			p.mu.Unlock()
+			continue
+		}
+		p.running, p.again = false, false
+		if !alive {
+			p.stopped = true
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		return
+	}
+}
+
+// drain writes every ready frame; false means the connection is done.
+func (p *wsPump) drain() bool {
+	for {
+		frame, last, ok, err := p.rcv.TryNext(context.Background())
+		switch {
+		case err != nil:
+			return false
+		case !ok:
+			return true
+		case !p.send(frame, last) || last:
+			return false
+		}
+	}
+}
+
+// send writes one frame, and after the close frame the closing handshake.
+func (p *wsPump) send(frame []byte, last bool) bool {
+	if err := p.conn.WriteText(frame, time.Now().Add(writeTimeout)); err != nil {
+		_ = p.conn.Close() // unblocks the reader
+		return false
+	}
+	if len(frame) == 1 && frame[0] == 'h' {
+		p.svc.srv.metrics.heartbeats.Inc()
+		_ = p.conn.Ping(time.Now().Add(writeTimeout))
+	}
+	if last {
+		info := p.s.CloseInfo()
+		_ = p.conn.WriteClose(wsCloseCode(info.Code), info.Reason, time.Now().Add(writeTimeout))
+		_ = p.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	}
+	return true
 }
 
 // wsRead delivers the client's messages until the connection ends, and
@@ -158,32 +270,6 @@ func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
 			// The session closed; keep reading so the writer can finish
 			// the closing handshake.
 			continue
-		}
-	}
-}
-
-// wsWrite writes the session's frames until its close frame or until the
-// session is forgotten.
-func (svc *service) wsWrite(conn wsConn, s *session.SockJS, rcv *session.Receiver) {
-	defer rcv.Detach()
-	for {
-		frame, last, err := rcv.Next(context.Background())
-		if err != nil {
-			return
-		}
-		if err := conn.WriteText(frame, time.Now().Add(writeTimeout)); err != nil {
-			_ = conn.Close() // unblocks the reader
-			return
-		}
-		if len(frame) == 1 && frame[0] == 'h' {
-			svc.srv.metrics.heartbeats.Inc()
-			_ = conn.Ping(time.Now().Add(writeTimeout))
-		}
-		if last {
-			info := s.CloseInfo()
-			_ = conn.WriteClose(wsCloseCode(info.Code), info.Reason, time.Now().Add(writeTimeout))
-			_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
-			return
 		}
 	}
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,9 @@ type Receiver struct {
 	wakeCh    chan struct{}
 	gone      chan struct{} // closed by Detach
 	heartbeat *time.Timer
+
+	notify       func()      // push mode: called instead of waking wakeCh
+	heartbeatDue atomic.Bool // push mode: a heartbeat is due
 }
 
 // AttachGrace is how long AttachWait lets the current receiver go before
@@ -55,7 +59,9 @@ func (s *SockJS) AttachWait(ctx context.Context) (*Receiver, error) {
 // Attach attaches a new receiver. It fails with ErrReceiverAttached when
 // another one is attached (answer c[2010,...]), and with ErrClosed when the
 // session is already forgotten (the caller should create a new session).
-func (s *SockJS) Attach() (*Receiver, error) {
+func (s *SockJS) Attach() (*Receiver, error) { return s.attach(nil) }
+
+func (s *SockJS) attach(notify func()) (*Receiver, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.forgotten {
@@ -64,7 +70,10 @@ func (s *SockJS) Attach() (*Receiver, error) {
 	if s.recv != nil {
 		return nil, ErrReceiverAttached
 	}
-	r := &Receiver{s: s, wakeCh: make(chan struct{}, 1), gone: make(chan struct{})}
+	r := &Receiver{s: s, gone: make(chan struct{}), notify: notify}
+	if notify == nil {
+		r.wakeCh = make(chan struct{}, 1)
+	}
 	s.recv = r
 	if s.timer != nil {
 		s.timer.Stop()
@@ -73,10 +82,30 @@ func (s *SockJS) Attach() (*Receiver, error) {
 }
 
 func (r *Receiver) wake() {
+	if r.notify != nil {
+		r.notify()
+		return
+	}
 	select {
 	case r.wakeCh <- struct{}{}:
 	default:
 	}
+}
+
+// AttachPush attaches a receiver for a transport that has no goroutine of
+// its own to wait in (a websocket, whose goroutine is busy reading): instead
+// of blocking in Next, the session calls notify whenever a frame may be
+// ready, and the transport drains them with TryNext. notify must not block
+// and is called with no session lock held.
+func (s *SockJS) AttachPush(notify func()) (*Receiver, error) {
+	return s.attach(notify)
+}
+
+// Heartbeat makes the next TryNext return a heartbeat frame if it has
+// nothing else, and notifies; push transports call it on their own timer.
+func (r *Receiver) Heartbeat() {
+	r.heartbeatDue.Store(true)
+	r.wake()
 }
 
 // Next blocks until there is a frame for the client and returns it, without
@@ -86,41 +115,54 @@ func (r *Receiver) wake() {
 // ends the response. An error (ctx ended, or the session was forgotten)
 // means there is nothing more to write. The frame is the caller's to keep.
 func (r *Receiver) Next(ctx context.Context) (frame []byte, last bool, err error) {
-	s := r.s
 	for {
-		s.mu.Lock()
-		switch {
-		case s.recv != r || s.forgotten:
-			s.mu.Unlock()
-			return nil, true, ErrClosed
-		case !s.openSent:
-			s.openSent = true
-			s.mu.Unlock()
-			// Let the handler set itself up (join its rooms) before the
-			// client learns the session is open.
-			s.progress.waitReady(ctx)
-			return OpenFrame, false, nil
-		case len(s.out) > emptyBatch:
-			frame = append(s.out, ']')
-			s.out = append(make([]byte, 0, 64), "a["...)
-			s.mu.Unlock()
-			return frame, false, nil
-		case s.state != stateOpen:
-			frame = s.closeMsg
-			s.state = stateClosed
-			s.mu.Unlock()
-			if frame == nil {
-				return nil, true, ErrClosed
-			}
-			return frame, true, nil
+		frame, last, ok, err := r.TryNext(ctx)
+		if ok || err != nil {
+			return frame, last, err
 		}
-		s.mu.Unlock()
 		if hb, ok := r.wait(ctx); !ok {
 			return nil, true, ctx.Err()
 		} else if hb {
 			return HeartbeatFrame, false, nil
 		}
 	}
+}
+
+// TryNext is Next without the wait: ok is false when there is nothing to
+// write now. Only the open frame may wait (up to OpenGrace) for the handler.
+func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, err error) {
+	s := r.s
+	s.mu.Lock()
+	switch {
+	case s.recv != r || s.forgotten:
+		s.mu.Unlock()
+		return nil, true, false, ErrClosed
+	case !s.openSent:
+		s.openSent = true
+		s.mu.Unlock()
+		// Let the handler set itself up (join its rooms) before the
+		// client learns the session is open.
+		s.progress.waitReady(ctx)
+		return OpenFrame, false, true, nil
+	case len(s.out) > emptyBatch:
+		frame = append(s.out, ']')
+		s.out = append(make([]byte, 0, 64), "a["...)
+		s.mu.Unlock()
+		return frame, false, true, nil
+	case s.state != stateOpen:
+		frame = s.closeMsg
+		s.state = stateClosed
+		s.mu.Unlock()
+		if frame == nil {
+			return nil, true, false, ErrClosed
+		}
+		return frame, true, true, nil
+	}
+	s.mu.Unlock()
+	if r.heartbeatDue.CompareAndSwap(true, false) {
+		return HeartbeatFrame, false, true, nil
+	}
+	return nil, false, false, nil
 }
 
 // wait blocks until woken (false, true), the heartbeat is due (true, true)
