@@ -74,17 +74,26 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 		svc.refuse(w, err)
 		return
 	}
-	defer svc.srv.limiter.release(ip)
 	if isHixie76(r) {
+		defer svc.srv.limiter.release(ip)
 		svc.serveHixie76(w, r, sid)
 		return
 	}
 	conn, err := svc.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		svc.srv.limiter.release(ip)
 		svc.log.Debug().Err(err).Msg("websocket upgrade failed")
 		return
 	}
-	svc.runWebsocket(newGorillaConn(conn, svc.opts.HeartbeatDelay), sid)
+	// Read in a goroutine of our own and let this one return: net/http then
+	// frees the request and the connection's 8 KiB of buffers, which it
+	// would otherwise hold for the life of the websocket.
+	svc.srv.handlers.Add(1)
+	go func() {
+		defer svc.srv.handlers.Done()
+		defer svc.srv.limiter.release(ip)
+		svc.runWebsocket(newGorillaConn(conn, svc.opts.HeartbeatDelay), sid)
+	}()
 }
 
 // wsConn is what the websocket transport needs of a connection, so RFC 6455
