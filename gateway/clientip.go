@@ -90,32 +90,13 @@ func (p *proxyPolicy) host(r *http.Request) string {
 	return r.Host
 }
 
-// forwardedFor lists the client chain from Forwarded (RFC 7239) for=
-// parameters, or else X-Forwarded-For, left (client) to right.
+// forwardedFor lists the client chain, left (client) to right, from
+// X-Forwarded-For (what nginx and HAProxy set, and the configs in deploy/
+// use) or, when there is none, from the for= parameters of Forwarded
+// (RFC 7239). Reading the header the proxy manages first matters: a proxy
+// that appends to X-Forwarded-For passes a client's forged Forwarded on.
 func forwardedFor(h http.Header) []string {
 	var out []string
-	for _, v := range h.Values("Forwarded") {
-		for _, elem := range strings.Split(v, ",") {
-			for _, pair := range strings.Split(elem, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if !ok || !strings.EqualFold(k, "for") {
-					continue
-				}
-				val = strings.Trim(val, `"`)
-				if strings.HasPrefix(val, "[") { // [v6]:port
-					if end := strings.IndexByte(val, ']'); end > 0 {
-						val = val[1:end]
-					}
-				} else if host, _, err := net.SplitHostPort(val); err == nil {
-					val = host
-				}
-				out = append(out, val)
-			}
-		}
-	}
-	if len(out) > 0 {
-		return out
-	}
 	for _, v := range h.Values("X-Forwarded-For") {
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
@@ -123,5 +104,32 @@ func forwardedFor(h http.Header) []string {
 			}
 		}
 	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, v := range h.Values("Forwarded") {
+		for _, elem := range strings.Split(v, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if !ok || !strings.EqualFold(k, "for") {
+					continue
+				}
+				out = append(out, forwardedAddr(strings.Trim(val, `"`)))
+			}
+		}
+	}
 	return out
+}
+
+// forwardedAddr strips brackets and the port from a Forwarded for= value.
+func forwardedAddr(val string) string {
+	if strings.HasPrefix(val, "[") { // [v6]:port
+		if end := strings.IndexByte(val, ']'); end > 0 {
+			return val[1:end]
+		}
+	}
+	if host, _, err := net.SplitHostPort(val); err == nil {
+		return host
+	}
+	return val
 }

@@ -140,7 +140,7 @@ func (c *hixieConn) readLong(head []byte) ([]byte, error) {
 	buf := append([]byte(nil), head...)
 	for {
 		if c.limit > 0 && int64(len(buf)) > c.limit {
-			return nil, websocket.ErrReadLimit
+			return nil, errMessageTooBig
 		}
 		p, err := c.br.ReadSlice(0xff)
 		buf = append(buf, p...)

@@ -60,6 +60,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, route: "other"}
+		if len(r.TransferEncoding) > 0 {
+			// No SockJS client sends a chunked body; a proxy in front may
+			// have framed this request differently (smuggling). Answer it
+			// and close, so nothing after it on this connection is served.
+			r.Close = true
+			w.Header().Set("Connection", "close")
+		}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -157,11 +159,15 @@ func (s *rawSession) readLoop(idle time.Duration) {
 			if errors.As(err, &ce) {
 				code = ce.Code
 			}
-			_ = s.Close(code, "Client closed")
+			_ = s.Close(code, reasonClientClosed)
 			return
 		}
 		if typ != websocket.TextMessage {
 			continue
+		}
+		if !utf8.Valid(p) {
+			_ = s.Close(websocket.CloseInvalidFramePayloadData, "Invalid UTF-8")
+			continue // the writer sends the close; read on until it lands
 		}
 		select {
 		case s.inbox <- string(p):
@@ -190,6 +196,9 @@ func (s *rawSession) writeLoop(pingEvery time.Duration) {
 		s.queue, s.queued = nil, 0
 		s.mu.Unlock()
 		for _, m := range batch {
+			if !utf8.ValidString(m) { // a browser would drop the connection
+				m = strings.ToValidUTF8(m, "\uFFFD")
+			}
 			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := s.conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
 				_ = s.conn.Close()
@@ -204,6 +213,9 @@ func (s *rawSession) writeLoop(pingEvery time.Duration) {
 		}
 	}
 }
+
+// Idle reports whether the handler took every message received.
+func (s *rawSession) Idle() bool { return len(s.inbox) == 0 }
 
 func (s *rawSession) closeInfo() session.CloseInfo {
 	s.mu.Lock()

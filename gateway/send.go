@@ -46,6 +46,7 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			svc.srv.metrics.refused(refusedTooLarge)
 			writeText(w, http.StatusRequestEntityTooLarge, "Payload too large.")
 			return false
 		}
@@ -60,7 +61,12 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 		writeText(w, http.StatusInternalServerError, decodeErrorText(err))
 		return false
 	}
-	if err := s.DeliverAndWait(r.Context(), msgs); err != nil && !errors.Is(err, session.ErrInboxClosed) {
+	switch err := s.DeliverAndWait(r.Context(), msgs); {
+	case errors.Is(err, session.ErrRateLimited):
+		// The session is closed with c[3009,...], which the client gets
+		// on its receiving request; failing the send would hide it.
+		svc.srv.metrics.refused(refusedRateLimited)
+	case err != nil && !errors.Is(err, session.ErrInboxClosed):
 		writeText(w, http.StatusServiceUnavailable, "Could not deliver the messages.")
 		return false
 	}

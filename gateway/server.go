@@ -236,7 +236,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.metrics.draining.Set(1)
 	s.log.Info().Msg("draining")
-	s.waitFor(ctx, 2*time.Second, s.inboxesEmpty)
+	s.waitFor(ctx, 2*time.Second, s.handlersIdle)
 	for _, svc := range s.services {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
@@ -285,9 +285,9 @@ func (s *Server) waitFor(ctx context.Context, max time.Duration, cond func() boo
 	}
 }
 
-func (s *Server) inboxesEmpty() bool {
+func (s *Server) handlersIdle() bool {
 	for _, svc := range s.services {
-		if !svc.inboxesEmpty() {
+		if !svc.handlersIdle() {
 			return false
 		}
 	}

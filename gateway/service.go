@@ -299,13 +299,23 @@ func (l *liveSet) snapshot() []session.Session {
 	return out
 }
 
-func (svc *service) inboxesEmpty() bool {
-	empty := true
+// idler is a session that can tell whether its handler has caught up.
+type idler interface{ Idle() bool }
+
+// handlersIdle reports whether every session's handler is done with the
+// messages delivered to it.
+func (svc *service) handlersIdle() bool {
+	idle := true
 	svc.reg.Range(func(s *session.SockJS) bool {
-		empty = s.Pending() == 0
-		return empty
+		idle = s.Idle()
+		return idle
 	})
-	return empty
+	for _, s := range svc.ws.snapshot() {
+		if i, ok := s.(idler); ok && !i.Idle() {
+			return false
+		}
+	}
+	return idle
 }
 
 // closeFramesDelivered reports whether every session has collected its

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -257,13 +258,16 @@ func (p *wsPump) send(frame []byte, last bool) bool {
 func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
 	for {
 		p, err := conn.ReadText()
+		if errors.Is(err, errMessageTooBig) {
+			// c[1009,...] then a 1009 close from the pump; read on until
+			// the client answers or the pump's read deadline passes.
+			_ = s.Close(session.CodeMessageTooBig, session.ReasonMessageTooBig)
+			continue
+		}
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
-				return ce.Code, "Client closed: " + ce.Text
-			}
-			if errors.Is(err, websocket.ErrReadLimit) {
-				return session.CodeMessageTooBig, session.ReasonMessageTooBig
+				return ce.Code, reasonClientClosed
 			}
 			return session.CodeInterrupted, session.ReasonInterrupted
 		}
@@ -276,12 +280,24 @@ func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
 			continue
 		}
 		if err := s.Deliver(context.Background(), msgs); err != nil {
+			if errors.Is(err, session.ErrRateLimited) {
+				svc.srv.metrics.refused(refusedRateLimited)
+			}
 			// The session closed; keep reading so the writer can finish
 			// the closing handshake.
 			continue
 		}
 	}
 }
+
+// reasonClientClosed is the close reason of a session whose client closed
+// its websocket (the client's own text is not kept: it would become an
+// unbounded metric label).
+const reasonClientClosed = "Client closed"
+
+// errMessageTooBig is returned by wsConn.ReadText for a message over the
+// read limit; the rest of the message is discarded.
+var errMessageTooBig = errors.New("gateway: websocket message too big")
 
 // wsCloseCode maps a SockJS close code to one RFC 6455 lets a server send.
 func wsCloseCode(code int) int {
@@ -300,26 +316,42 @@ func wsCloseCode(code int) int {
 // margin) is dead: its reads time out.
 type gorillaConn struct {
 	*websocket.Conn
-	idle time.Duration
+	idle  time.Duration
+	limit *int64 // largest message; set by SetReadLimit
 }
 
 func newGorillaConn(c *websocket.Conn, heartbeat time.Duration) gorillaConn {
-	g := gorillaConn{Conn: c, idle: 2*heartbeat + writeTimeout}
+	g := gorillaConn{Conn: c, idle: 2*heartbeat + writeTimeout, limit: new(int64)}
 	_ = c.SetReadDeadline(time.Now().Add(g.idle))
 	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(g.idle)) })
 	return g
 }
 
+// ReadText reads the next text message, at most the read limit: a longer
+// one is errMessageTooBig (and gorilla skips the rest of it on the next
+// read), so the session can send its close frame itself.
 func (c gorillaConn) ReadText() ([]byte, error) {
 	for {
-		typ, p, err := c.ReadMessage()
+		typ, r, err := c.NextReader()
 		if err != nil {
-			return p, err
+			return nil, err
 		}
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-		if typ == websocket.TextMessage {
-			return p, nil
+		if typ != websocket.TextMessage {
+			continue
 		}
+		limit := *c.limit
+		if limit <= 0 {
+			return io.ReadAll(r)
+		}
+		p, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(p)) > limit {
+			return nil, errMessageTooBig
+		}
+		return p, nil
 	}
 }
 
@@ -336,4 +368,4 @@ func (c gorillaConn) WriteClose(code int, reason string, deadline time.Time) err
 	return c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
 }
 
-func (c gorillaConn) SetReadLimit(n int64) { c.Conn.SetReadLimit(n) }
+func (c gorillaConn) SetReadLimit(n int64) { *c.limit = n }

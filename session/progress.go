@@ -136,3 +136,10 @@ func (p *progress) waitHandled(ctx context.Context, seq uint64, done <-chan stru
 		}
 	}
 }
+
+// idle reports whether the handler is done with every message delivered.
+func (p *progress) idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handled >= p.delivered
+}

@@ -84,9 +84,9 @@ type SockJS struct {
 	inbox     chan string
 	done      chan struct{}
 
-	meter     Meter
-	rate      rateLimiter
-	progress  progress
+	meter    Meter
+	rate     rateLimiter
+	progress progress
 
 	mu        sync.Mutex
 	state     int
@@ -182,7 +182,7 @@ func (s *SockJS) DeliverAndWait(ctx context.Context, msgs []string) error {
 		return nil
 	}
 	seq := s.progress.delivering(len(msgs))
-	if err := s.Deliver(ctx, msgs); err != nil {
+	if err := s.deliver(ctx, msgs, true); err != nil {
 		return err
 	}
 	s.progress.waitHandled(ctx, seq, s.done)
@@ -192,6 +192,13 @@ func (s *SockJS) DeliverAndWait(ctx context.Context, msgs []string) error {
 // Deliver hands messages from the client to Recv, in order. It blocks while
 // the inbox is full, until ctx ends or the session closes.
 func (s *SockJS) Deliver(ctx context.Context, msgs []string) error {
+	return s.deliver(ctx, msgs, false)
+}
+
+func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error {
+	if !counted {
+		s.progress.delivering(len(msgs))
+	}
 	if !s.rate.allow(len(msgs)) {
 		_ = s.Close(CodeRateLimited, ReasonRateLimited)
 		return ErrRateLimited
@@ -374,8 +381,10 @@ func (s *SockJS) Forget(code int, reason string) {
 	}
 }
 
-// Pending is how many received messages wait for Recv.
-func (s *SockJS) Pending() int { return len(s.inbox) }
+// Idle reports whether the handler is done with every message delivered to
+// it (it asked for the next one, or returned), so whatever it sends in
+// answer is queued. A drain waits for this before closing.
+func (s *SockJS) Idle() bool { return len(s.inbox) == 0 && s.progress.idle() }
 
 // Finished reports whether the session is closed and its close frame was
 // handed to a receiver (or it is gone for good): nothing is left to deliver.

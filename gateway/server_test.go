@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/session"
+)
+
+func nopHandler(context.Context, session.Session) {}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	svc := Service{Prefix: "/echo", Handler: nopHandler}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"unknown engine", Config{Engine: "other"}, "unknown engine"},
+		{"relative base path", Config{BasePath: "sg"}, "base path"},
+		{"prefix without slash", Config{Services: []Service{{Prefix: "echo", Handler: nopHandler}}}, "prefix"},
+		{"root prefix", Config{Services: []Service{{Prefix: "/", Handler: nopHandler}}}, "prefix"},
+		{"prefix with trailing slash", Config{Services: []Service{{Prefix: "/echo/", Handler: nopHandler}}}, "prefix"},
+		{"no handler", Config{Services: []Service{{Prefix: "/echo"}}}, "no handler"},
+		{"bad origin", Config{AllowedOrigins: []string{"https://a.example.com/x"}, Services: []Service{svc}}, "allowed origin"},
+		{"bad proxy", Config{TrustedProxies: []string{"nope"}, Services: []Service{svc}}, "trusted proxy"},
+	}
+	for _, tc := range tests {
+		_, err := New(tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: New: %v, want an error about %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// serve answers one request through the gateway's whole handler.
+func serve(s *Server, method, path string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, httptest.NewRequest(method, path, nil))
+	return w
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{Addr: "127.0.0.1:0", Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Addr() != nil || s.URL() != "" || s.AdminAddr() != nil {
+		t.Errorf("before Open: Addr %v, URL %q, AdminAddr %v", s.Addr(), s.URL(), s.AdminAddr())
+	}
+	check := func(path string, status int, body string) {
+		t.Helper()
+		w := serve(s, http.MethodGet, path)
+		if w.Code != status || w.Body.String() != body {
+			t.Errorf("GET %s: %d %q, want %d %q", path, w.Code, w.Body.String(), status, body)
+		}
+		if cc := w.Header().Get("Cache-Control"); cc != noCache {
+			t.Errorf("GET %s: Cache-Control %q", path, cc)
+		}
+	}
+	check("/healthz", http.StatusOK, "ok\n")
+	check("/readyz", http.StatusOK, "ready\n")
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") {
+		t.Errorf("URL %q", s.URL())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after Shutdown: %v", err)
+	}
+	check("/healthz", http.StatusOK, "ok\n")
+	check("/readyz", http.StatusServiceUnavailable, "draining\n")
+}
+
+func TestBasePathRoutes(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{BasePath: "/sg/", Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/sg/echo/info", http.StatusOK},
+		{"/sg/echo", http.StatusOK},
+		{"/echo/info", http.StatusNotFound},
+		{"/sgecho/info", http.StatusNotFound},
+		{"/healthz", http.StatusOK},
+		{"/readyz", http.StatusOK},
+		{"/metrics", http.StatusOK},
+	} {
+		if w := serve(s, http.MethodGet, tc.path); w.Code != tc.status {
+			t.Errorf("GET %s: %d, want %d", tc.path, w.Code, tc.status)
+		}
+	}
+}
+
+func TestAdminAddrRoutes(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{AdminAddr: "127.0.0.1:0", Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if w := serve(s, http.MethodGet, p); w.Code != http.StatusNotFound {
+			t.Errorf("main handler GET %s: %d, want 404 (served on the admin address)", p, w.Code)
+		}
+	}
+}
+
+func TestProxyIdleTimeoutWarning(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	_, err := New(Config{
+		Logger:           zerolog.New(&buf),
+		ProxyIdleTimeout: 20 * time.Second,
+		Services: []Service{
+			{Prefix: "/slow", Handler: nopHandler, HeartbeatDelay: 30 * time.Second},
+			{Prefix: "/fine", Handler: nopHandler, HeartbeatDelay: 10 * time.Second},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := buf.String()
+	if !strings.Contains(log, `"service":"/slow"`) || strings.Contains(log, `"service":"/fine"`) {
+		t.Errorf("warnings %q: want one for /slow only", log)
+	}
+}

@@ -1,0 +1,285 @@
+package production
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/test/sockjsclient"
+)
+
+const (
+	// drainTimeout is the binary's -drain-timeout.
+	drainTimeout = 5 * time.Second
+	// buildTimeout bounds building the binary (with -race, from cold).
+	buildTimeout = 3 * time.Minute
+	// startTimeout bounds the binary's start until /healthz answers.
+	startTimeout = 30 * time.Second
+	// sendEvery paces each client's numbered messages.
+	sendEvery = 5 * time.Millisecond
+	// echoesBeforeSignal is how many echoes each client must have got
+	// before the signal, so that traffic is flowing on every transport.
+	echoesBeforeSignal = 20
+)
+
+// lockedBuffer collects a process's output for the test log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// buildSockgate builds cmd/sockgate into a temporary directory.
+func buildSockgate(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sockgate")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/sockgate")...)
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// tryGet is a GET that reports failure instead of failing the test.
+func tryGet(url string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), err
+}
+
+// drainClient is one client of the drain test, sending numbered messages.
+type drainClient struct {
+	name string
+	conn *sockjsclient.Conn
+	// lastBefore is the highest number whose Send returned before the
+	// signal was sent: its echo, and every earlier one, must arrive.
+	lastBefore atomic.Int64
+	flowing    chan struct{} // closed after echoesBeforeSignal echoes
+	received   []string
+	end        error
+	done       chan struct{} // closed when receiving has ended
+}
+
+func (d *drainClient) send(signalled *atomic.Bool, stop <-chan struct{}) {
+	tick := time.NewTicker(sendEvery)
+	defer tick.Stop()
+	for n := int64(1); ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-d.conn.Done():
+			return
+		case <-tick.C:
+		}
+		if err := d.conn.Send(d.name + "-" + strconv.FormatInt(n, 10)); err != nil {
+			return
+		}
+		if !signalled.Load() {
+			d.lastBefore.Store(n)
+		}
+	}
+}
+
+func (d *drainClient) receive() {
+	defer close(d.done)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout+drainTimeout)
+	defer cancel()
+	for {
+		m, err := d.conn.Recv(ctx)
+		if err != nil {
+			d.end = err
+			return
+		}
+		d.received = append(d.received, m)
+		if len(d.received) == echoesBeforeSignal {
+			close(d.flowing)
+		}
+	}
+}
+
+// check verifies that every message sent before the signal came back once,
+// in order, and that the session ended with c[3001,"Server shutting down"].
+func (d *drainClient) check(t *testing.T) {
+	t.Helper()
+	var ce *sockjsclient.CloseError
+	if !errors.As(d.end, &ce) || ce.Code != session.CodeShutdown || ce.Reason != session.ReasonShutdown {
+		t.Errorf("%s: session ended with %v, want c[3001,\"Server shutting down\"]", d.name, d.end)
+	}
+	last := d.lastBefore.Load()
+	next := int64(1)
+	for _, m := range d.received {
+		want := d.name + "-" + strconv.FormatInt(next, 10)
+		if m != want {
+			t.Errorf("%s: got %q, want %q (messages %d..%d were sent before the signal)", d.name, m, want, 1, last)
+			return
+		}
+		next++
+	}
+	if next-1 < last {
+		t.Errorf("%s: got echoes 1..%d, want at least 1..%d (sent before the signal)", d.name, next-1, last)
+	}
+	t.Logf("%s: %d sent before the signal, %d echoed", d.name, last, next-1)
+}
+
+// SIGTERM drains the real binary: /readyz turns 503, new sessions are
+// refused with 503, every client gets the echo of every message it sent
+// before the signal and then c[3001,"Server shutting down"], a session that
+// has not polled yet gets its close frame on its next poll, and the process
+// exits 0 within the drain timeout.
+func TestDrainOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	bin := buildSockgate(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	var output lockedBuffer
+	cmd := exec.Command(bin, "-addr", addr, "-drain-timeout", drainTimeout.String(),
+		"-disconnect-delay", "30s", "-log-level", "info")
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("sockgate output:\n%s", output.String())
+		}
+	}()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if status, _, _ := tryGet(base + "/healthz"); status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sockgate did not answer /healthz")
+		}
+		time.Sleep(pollEvery)
+	}
+	do(t, http.MethodGet, base+"/readyz", nil, "").want(t, http.StatusOK, "ready\n")
+
+	// A session that has had its "o" and will not poll again until the
+	// checks are done: it keeps the drain going until then.
+	do(t, http.MethodPost, base+"/echo/000/linger/xhr", nil, "").want(t, http.StatusOK, "o\n")
+
+	var signalled atomic.Bool
+	stop := make(chan struct{})
+	var senders sync.WaitGroup
+	var clients []*drainClient
+	for _, tr := range []string{sockjsclient.TransportWebsocket, sockjsclient.TransportXHRStreaming, sockjsclient.TransportXHRPolling} {
+		d := &drainClient{name: tr, conn: dial(t, base+"/echo", sockjsclient.Options{Transport: tr}),
+			flowing: make(chan struct{}), done: make(chan struct{})}
+		clients = append(clients, d)
+		go d.receive()
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			d.send(&signalled, stop)
+		}()
+	}
+	defer func() {
+		close(stop)
+		senders.Wait()
+	}()
+	for _, d := range clients {
+		select {
+		case <-d.flowing:
+		case <-d.done:
+			t.Fatalf("%s ended before the signal: %v", d.name, d.end)
+		case <-time.After(waitTimeout):
+			t.Fatalf("%s: no echoes flowing", d.name)
+		}
+	}
+
+	signalled.Store(true)
+	signalAt := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "/readyz to answer 503 draining", func() bool {
+		status, body, _ := tryGet(base + "/readyz")
+		return status == http.StatusServiceUnavailable && body == "draining\n"
+	})
+	wantBusy(t, do(t, http.MethodPost, base+"/echo/000/fresh/xhr", nil, ""))
+	if _, resp, err := dialWS(base+"/echo/000/fresh/websocket", nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("new websocket session while draining: %v %v, want 503", err, resp)
+	}
+	for _, d := range clients {
+		select {
+		case <-d.done:
+		case <-time.After(waitTimeout):
+			t.Fatalf("%s: no close frame after SIGTERM", d.name)
+		}
+		d.check(t)
+	}
+	do(t, http.MethodPost, base+"/echo/000/linger/xhr", nil, "").want(t, http.StatusOK, `c[3001,"Server shutting down"]`+"\n")
+
+	select {
+	case err := <-exited:
+		took := time.Since(signalAt)
+		if err != nil {
+			t.Errorf("sockgate exited with %v, want 0", err)
+		}
+		if took > drainTimeout {
+			t.Errorf("sockgate took %v to exit, more than the drain timeout %v", took, drainTimeout)
+		}
+		t.Logf("sockgate exited %v after SIGTERM", took.Round(time.Millisecond))
+	case <-time.After(drainTimeout + waitTimeout):
+		t.Fatalf("sockgate still running %v after SIGTERM", drainTimeout+waitTimeout)
+	}
+	if !strings.Contains(output.String(), "draining") {
+		t.Errorf("no drain in the log")
+	}
+}
