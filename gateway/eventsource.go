@@ -16,6 +16,7 @@ func (svc *service) serveEventSource(w http.ResponseWriter, r *http.Request, sid
 			h.Set("Content-Type", contentTypeSSE)
 			h.Set("X-Accel-Buffering", "no")
 			setNoCache(h)
+			setCORS(w, r) // EventSource across origins needs it
 			svc.setCookie(w, r)
 			w.WriteHeader(http.StatusOK)
 			_, err := rw.write("\r\n", nil, "")

@@ -59,6 +59,12 @@ func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, 
 			}
 			return
 		}
+		// A poll detaches before its write: the client may poll again the
+		// moment it has the response, and must never meet this receiver.
+		final := last || !rv.streaming
+		if final {
+			rcv.Detach()
+		}
 		n, err := rv.fw.writeFrame(frame)
 		if err != nil {
 			rcv.Abort()
@@ -68,7 +74,10 @@ func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, 
 		if len(frame) == 1 && frame[0] == 'h' {
 			svc.srv.metrics.heartbeats.Inc()
 		}
-		if last || !rv.streaming || written >= svc.cfg.ResponseLimit {
+		if final {
+			return
+		}
+		if written >= svc.cfg.ResponseLimit {
 			rcv.Detach()
 			return
 		}
