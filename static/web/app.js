@@ -22,7 +22,10 @@
   };
 
   // One connection at a time: sock is null while disconnected.
-  var state = { sock: null, nick: '', room: '', joined: false, members: [], leaveTimer: 0 };
+  var state = {
+    sock: null, nick: '', room: '', joined: false, members: [],
+    leaving: false, leaveTimer: 0, joinError: ''
+  };
 
   // ----- view helpers -----
 
@@ -155,7 +158,12 @@
       var text = 'Error: ' + (m.message || m.error || 'unknown error');
       if (m.error && m.message) text += ' (' + m.error + ')';
       showError(text);
-      if (!state.joined) setStatus(text, 'error');
+      if (!state.joined && !state.leaving) {
+        // The join was refused (nickname taken, bad room...): hang up so
+        // the form can be corrected, and keep the reason on show.
+        state.joinError = text;
+        closeNow();
+      }
     }
   };
 
@@ -179,7 +187,8 @@
 
   function onClose(e) {
     clearTimeout(state.leaveTimer);
-    var wasJoined = state.joined;
+    var wasJoined = state.joined || state.leaving;
+    state.leaving = false;
     state.sock = null;
     state.members = [];
     renderMembers();
@@ -187,7 +196,10 @@
     setConnected(false);
     el.transportUsed.textContent = 'none';
     var why = e.code + (e.reason ? ' ' + e.reason : '');
-    if (e.code === 1000) {
+    if (state.joinError) {
+      setStatus(state.joinError, 'error');
+      state.joinError = '';
+    } else if (e.code === 1000) {
       setStatus('Not connected', 'closed');
       if (wasJoined) showEvent('You left #' + state.room);
     } else {
@@ -239,6 +251,7 @@
       return;
     }
     setJoined(false);
+    state.leaving = true;
     setStatus('Leaving…', 'leaving');
     sendJSON({ type: 'leave' });
     state.leaveTimer = setTimeout(closeNow, LEAVE_GRACE_MS);

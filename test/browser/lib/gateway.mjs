@@ -1,0 +1,119 @@
+// Starting and stopping the real sockgate binary for a test file.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// GATEWAY_BIN is the binary under test: $SOCKGATE_BIN, or bin/sockgate at the
+// repository root (built by `make build`).
+export const GATEWAY_BIN = path.resolve(path.join(here, '..'),
+  process.env.SOCKGATE_BIN || '../../bin/sockgate');
+
+// READY_TIMEOUT_MS bounds how long the binary may take to answer /echo/info.
+const READY_TIMEOUT_MS = 15_000;
+// STOP_TIMEOUT_MS is how long SIGTERM gets before SIGKILL.
+const STOP_TIMEOUT_MS = 5_000;
+// LOG_LINES is how many of the gateway's last output lines a failure shows.
+const LOG_LINES = 40;
+
+// freePort asks the kernel for a free loopback TCP port.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// probe resolves true when GET url answers 200.
+async function probe(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+// spawnOnce runs the binary with args and waits until it serves /echo/info,
+// or rejects with its output if it exits first or never gets ready.
+async function spawnOnce(args, port) {
+  const lines = [];
+  const proc = spawn(GATEWAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (chunk) => {
+    for (const l of chunk.toString().split('\n')) if (l) lines.push(l);
+    if (lines.length > 500) lines.splice(0, lines.length - 500);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  let exited = null;
+  const exit = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    exited = { code, signal };
+    resolve(exited);
+  }));
+  proc.on('error', (err) => lines.push(`spawn error: ${err.message}`));
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited) break;
+    if (await probe(`${base}/echo/info`)) {
+      return { proc, base, port, lines, exit, exitedRef: () => exited };
+    }
+    await sleep(50);
+  }
+  if (!exited) proc.kill('SIGKILL');
+  await exit;
+  const why = exited && exited.code !== null
+    ? `exited with code ${exited.code}` : `not ready in ${READY_TIMEOUT_MS} ms`;
+  const err = new Error(`sockgate ${args.join(' ')}: ${why}\n${lines.slice(-LOG_LINES).join('\n')}`);
+  err.lines = lines;
+  err.code = exited?.code;
+  throw err;
+}
+
+// startGateway runs bin/sockgate on a free loopback port with extra flags
+// and resolves once /echo/info answers. It passes -allowed-origins '*' and
+// drops that flag if this build does not know it.
+export async function startGateway(extraArgs = []) {
+  if (!fs.existsSync(GATEWAY_BIN)) {
+    throw new Error(`sockgate binary not found at ${GATEWAY_BIN}: run \`make build\` ` +
+      '(or go build -o bin/sockgate ./cmd/sockgate) or set SOCKGATE_BIN');
+  }
+  const port = await freePort();
+  const base = ['-addr', `127.0.0.1:${port}`, '-log-level', 'warn'];
+  let gw;
+  try {
+    gw = await spawnOnce([...base, '-allowed-origins', '*', ...extraArgs], port);
+  } catch (err) {
+    const unknownFlag = (err.lines || []).some((l) => /allowed-origins/.test(l) &&
+      /not defined|unknown|undefined/i.test(l));
+    if (!unknownFlag) throw err;
+    gw = await spawnOnce([...base, ...extraArgs], port);
+  }
+  return {
+    base: gw.base,
+    port: gw.port,
+    // logs returns the gateway's last output lines.
+    logs: (n = LOG_LINES) => gw.lines.slice(-n).join('\n'),
+    // stop ends the gateway: SIGTERM, then SIGKILL after STOP_TIMEOUT_MS.
+    async stop() {
+      if (gw.exitedRef()) return gw.exitedRef();
+      gw.proc.kill('SIGTERM');
+      const timer = setTimeout(() => gw.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      const res = await gw.exit;
+      clearTimeout(timer);
+      return res;
+    },
+  };
+}

@@ -1,0 +1,309 @@
+package sockjsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+)
+
+// Transport names, as sockjs-client knows them.
+const (
+	TransportWebsocket    = "websocket"
+	TransportRawWebsocket = "raw-websocket"
+	TransportXHRStreaming = "xhr-streaming"
+	TransportXHRPolling   = "xhr-polling"
+	TransportEventSource  = "eventsource"
+	TransportHTMLFile     = "htmlfile"
+	TransportJSONP        = "jsonp-polling"
+)
+
+// Transports lists every transport Dial supports.
+var Transports = []string{
+	TransportWebsocket, TransportXHRStreaming, TransportXHRPolling,
+	TransportEventSource, TransportHTMLFile, TransportJSONP, TransportRawWebsocket,
+}
+
+// ErrClosed is returned by Recv and Send after Close.
+var ErrClosed = errors.New("sockjsclient: closed")
+
+// Options configure Dial. The zero value dials a websocket session with a
+// random server and session id.
+type Options struct {
+	// Transport is one of the Transport* names; "" means websocket.
+	Transport string
+	// ServerID and SessionID form the session URL; random when empty.
+	ServerID, SessionID string
+	// Callback names the jsonp and htmlfile callback; random when empty.
+	Callback string
+	// HTTPClient carries the HTTP transports; a shared client when nil.
+	HTTPClient *http.Client
+	// Header is added to every request and to the websocket handshake
+	// (e.g. Origin).
+	Header http.Header
+	// Dialer dials the websocket transports; websocket.DefaultDialer when
+	// nil.
+	Dialer *websocket.Dialer
+	// OnFrame, when set, sees every frame (including "o", "h" and "c") from
+	// the receiving goroutine, before its messages reach Recv. It must not
+	// block, and must not call Close (which waits for that goroutine).
+	OnFrame func(Frame)
+}
+
+// sharedClient is the HTTP client used when Options.HTTPClient is nil. It
+// has no timeout (streaming responses last), and keeps enough idle
+// connections per host for a load tool.
+var sharedClient = &http.Client{Transport: &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	MaxIdleConnsPerHost: 1024,
+	ForceAttemptHTTP2:   false,
+}}
+
+// CloseIdleConnections closes the idle connections of the shared HTTP
+// client (for goroutine-leak checks in tests).
+func CloseIdleConnections() { sharedClient.CloseIdleConnections() }
+
+// Conn is one client session. Send, Recv, Close and the accessors may be
+// called concurrently; messages from concurrent Send calls are not ordered
+// with respect to each other.
+type Conn struct {
+	opts       Options
+	transport  string
+	sessionURL string // base + "/" + server + "/" + session
+	client     *http.Client
+
+	ctx    context.Context // ends on Close
+	cancel context.CancelFunc
+
+	recvDone chan struct{} // closed when the receiving goroutine ends
+	opened   chan struct{} // closed on the first frame or a failure
+	isOpen   bool          // "o" seen; written before opened is closed
+
+	heartbeats atomic.Int64
+	requests   atomic.Int64 // receiving HTTP requests made
+	q          queue
+
+	sendMu sync.Mutex // one send request (or websocket write) at a time
+	ws     *websocket.Conn
+	http   *httpTransport
+
+	closeOnce sync.Once
+}
+
+// Dial opens a session at baseURL (e.g. "http://127.0.0.1:8080/echo") and
+// returns after the server's "o" frame (on the raw websocket, after the
+// handshake). If the server answers with a close frame instead (a 2010 on a
+// second receiver, say), Dial returns that *CloseError.
+func Dial(ctx context.Context, baseURL string, opts Options) (*Conn, error) {
+	c, err := newConn(baseURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	switch c.transport {
+	case TransportWebsocket, TransportRawWebsocket:
+		err = c.dialWebsocket(ctx)
+	default:
+		err = c.startHTTP()
+	}
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	return c, c.waitOpen(ctx)
+}
+
+func newConn(baseURL string, opts Options) (*Conn, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("sockjsclient: base URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("sockjsclient: base URL %q: scheme must be http or https", baseURL)
+	}
+	if opts.Transport == "" {
+		opts.Transport = TransportWebsocket
+	}
+	if opts.ServerID == "" {
+		opts.ServerID = strconv.Itoa(rand.IntN(1000))
+	}
+	if opts.SessionID == "" {
+		opts.SessionID = randomString(8)
+	}
+	if opts.Callback == "" {
+		opts.Callback = "_jp.a" + randomString(7)
+	}
+	c := &Conn{
+		opts:       opts,
+		transport:  opts.Transport,
+		sessionURL: strings.TrimSuffix(baseURL, "/") + "/" + opts.ServerID + "/" + opts.SessionID,
+		client:     opts.HTTPClient,
+		recvDone:   make(chan struct{}),
+		opened:     make(chan struct{}),
+	}
+	if c.client == nil {
+		c.client = sharedClient
+	}
+	c.q.init()
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// waitOpen waits for the first frame; on anything but "o" it closes c and
+// returns the reason.
+func (c *Conn) waitOpen(ctx context.Context) error {
+	select {
+	case <-c.opened:
+	case <-ctx.Done():
+		c.Close()
+		return fmt.Errorf("sockjsclient: dial %s: %w", c.transport, ctx.Err())
+	}
+	if c.isOpen {
+		return nil
+	}
+	err := c.q.terminal()
+	c.Close()
+	return err
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alnum[rand.IntN(len(alnum))]
+	}
+	return string(b)
+}
+
+// Transport is the transport the Conn speaks.
+func (c *Conn) Transport() string { return c.transport }
+
+// SessionID is the session id in the session URL.
+func (c *Conn) SessionID() string { return c.opts.SessionID }
+
+// SessionURL is "<base>/<server>/<session>", the prefix of every session
+// request (append "/xhr_send" and so on).
+func (c *Conn) SessionURL() string { return c.sessionURL }
+
+// Heartbeats counts the "h" frames received (pings on the raw websocket).
+func (c *Conn) Heartbeats() int64 { return c.heartbeats.Load() }
+
+// ReceiveRequests counts the receiving HTTP requests made so far (polls and
+// stream reconnects); 0 on the websocket transports.
+func (c *Conn) ReceiveRequests() int64 { return c.requests.Load() }
+
+// Done is closed when the receiving goroutine has ended: after a close
+// frame, a network error, or Close.
+func (c *Conn) Done() <-chan struct{} { return c.recvDone }
+
+// Err is the reason the session ended (a *CloseError, ErrClosed or a network
+// error), or nil while it is open.
+func (c *Conn) Err() error { return c.q.terminal() }
+
+// Recv returns the next message. Once the session has ended and every
+// message received before has been returned, it returns the reason: a
+// *CloseError for a close frame, ErrClosed after Close, or the receiving
+// error.
+func (c *Conn) Recv(ctx context.Context) (string, error) {
+	return c.q.pop(ctx)
+}
+
+// Send sends messages to the server: one JSON array message on the
+// websocket, one text message each on the raw websocket, one xhr_send or
+// jsonp_send request on the others.
+func (c *Conn) Send(msgs ...string) error {
+	return c.SendContext(c.ctx, msgs...)
+}
+
+// SendContext is Send bounded by ctx. On the HTTP transports a non-2xx
+// answer is an *HTTPError.
+func (c *Conn) SendContext(ctx context.Context, msgs ...string) error {
+	if c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.ws != nil {
+		return c.sendWebsocket(ctx, msgs)
+	}
+	return c.sendHTTP(ctx, msgs)
+}
+
+// Close ends the client side: it stops polling or closes the stream or
+// websocket, and waits for the receiving goroutine. Later Recv and Send
+// calls return ErrClosed once the queued messages are read.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.q.fail(ErrClosed)
+		c.cancel()
+		if c.ws != nil {
+			c.closeWebsocket()
+		}
+	})
+	<-c.recvDone
+	return nil
+}
+
+// handleFrame applies one frame; it returns false when receiving must stop.
+func (c *Conn) handleFrame(f Frame) bool {
+	if c.opts.OnFrame != nil {
+		c.opts.OnFrame(f)
+	}
+	if !c.isOpen && f.Type != FrameOpen && f.Type != FrameClose {
+		c.finish(fmt.Errorf("%w: %q frame before the open frame", ErrBadFrame, f.Type))
+		return false
+	}
+	switch f.Type {
+	case FrameOpen:
+		if c.isOpen {
+			// sockjs-client's answer to a second "o": the server lost
+			// the session and started a new one.
+			c.finish(&CloseError{Code: 1006, Reason: "Server lost session"})
+			return false
+		}
+		c.isOpen = true
+		close(c.opened)
+	case FrameHeartbeat:
+		c.heartbeats.Add(1)
+	case FrameMessages:
+		c.q.push(f.Messages)
+	case FrameClose:
+		c.finish(&CloseError{Code: f.Code, Reason: f.Reason})
+		return false
+	}
+	return true
+}
+
+// handleRaw parses and applies one raw frame.
+func (c *Conn) handleRaw(data []byte) bool {
+	f, err := ParseFrame(data)
+	if err != nil {
+		c.finish(err)
+		return false
+	}
+	return c.handleFrame(f)
+}
+
+// finish records why receiving ended (the first reason wins; Close's
+// ErrClosed wins over the errors caused by cancelling) and releases Dial.
+func (c *Conn) finish(err error) {
+	if c.ctx.Err() != nil {
+		err = ErrClosed
+	}
+	c.q.fail(err)
+	if !c.isOpen {
+		select {
+		case <-c.opened:
+		default:
+			close(c.opened)
+		}
+	}
+}
