@@ -97,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	health.Handle("/metrics", routeLabel("metrics", s.metrics.handler()))
 	if cfg.BasePath != "" {
 		root.PathPrefix(cfg.BasePath + "/").Handler(http.StripPrefix(cfg.BasePath, app))
-		root.Path(cfg.BasePath).Handler(http.StripPrefix(cfg.BasePath, app))
+		root.Path(cfg.BasePath).Handler(http.RedirectHandler(cfg.BasePath+"/", http.StatusMovedPermanently))
 		root.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
 	} else {
 		root.NotFoundHandler = app

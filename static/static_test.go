@@ -36,7 +36,8 @@ func TestPages(t *testing.T) {
 	tests := []struct {
 		path, contentType, cache, contains string
 	}{
-		{"/", "text/html; charset=UTF-8", "no-cache", `<script src="` + ClientPath + `"></script>`},
+		// Relative, so the page works under the gateway's -base-path.
+		{"/", "text/html; charset=UTF-8", "no-cache", `<script src="` + ClientPath[1:] + `"></script>`},
 		{"/static/app.js", "application/javascript; charset=UTF-8", "no-cache", "new SockJS(SERVICE, null, opts)"},
 		{"/static/app.css", "text/css; charset=UTF-8", "no-cache", "@media"},
 	}

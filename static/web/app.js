@@ -5,8 +5,9 @@
 (function () {
   'use strict';
 
-  // SERVICE is the chat service's SockJS URL, on the page's own origin.
-  var SERVICE = '/chat';
+  // SERVICE is the chat service's SockJS URL, on the page's own origin and
+  // relative to the page, so the gateway can run under a -base-path.
+  var SERVICE = new URL('chat', document.baseURI).href;
   // LEAVE_GRACE_MS is how long Leave waits for the server's "left" event
   // before it closes the connection anyway.
   var LEAVE_GRACE_MS = 1500;
