@@ -35,7 +35,7 @@ deps:
 	fi
 
 ## test: everything: lint, Go unit and end-to-end tests with -race, fuzz, conformance, browsers, proxies
-test: deps build lint test-go fuzz conformance test-browser
+test: deps build lint test-go fuzz conformance test-proxy test-browser
 
 ## test-go: every Go test with the race detector
 test-go: assets
@@ -52,6 +52,10 @@ fuzz:
 ## (default: it builds and starts `sockgate -conformance` itself)
 conformance:
 	SOCKJS_URL="$(SOCKJS_URL)" $(GO) test -race -count=1 -timeout 10m ./test/protocol/
+
+## test-proxy: the deploy/ nginx and HAProxy configs in front of two gateways, every transport
+test-proxy: deps build
+	SOCKGATE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m ./test/proxy/
 
 ## test-browser: sockjs-client 1.6.1 in headless Chromium, every transport
 test-browser: build

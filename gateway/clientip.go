@@ -90,6 +90,19 @@ func (p *proxyPolicy) host(r *http.Request) string {
 	return r.Host
 }
 
+// https reports whether the client used TLS: the request came over TLS, or
+// a trusted proxy says so in X-Forwarded-Proto.
+func (p *proxyPolicy) https(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(p.trusted) > 0 && p.isTrusted(remoteAddr(r)) {
+		proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+		return strings.EqualFold(strings.TrimSpace(proto), "https")
+	}
+	return false
+}
+
 // forwardedFor lists the client chain, left (client) to right, from
 // X-Forwarded-For (what nginx and HAProxy set, and the configs in deploy/
 // use) or, when there is none, from the for= parameters of Forwarded

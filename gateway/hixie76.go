@@ -65,14 +65,10 @@ func (svc *service) serveHixie76(w http.ResponseWriter, r *http.Request, sid str
 	if err != nil {
 		return
 	}
-	scheme := "ws"
-	if r.TLS != nil {
-		scheme = "wss"
-	}
 	var hs bytes.Buffer
 	hs.WriteString("HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n")
 	hs.WriteString("Sec-WebSocket-Origin: " + sanitizeHeader(r.Header.Get("Origin")) + "\r\n")
-	hs.WriteString("Sec-WebSocket-Location: " + scheme + "://" + sanitizeHeader(r.Host) + sanitizeHeader(r.URL.RequestURI()) + "\r\n\r\n")
+	hs.WriteString("Sec-WebSocket-Location: " + sanitizeHeader(svc.hixieLocation(r)) + "\r\n\r\n")
 	_ = netConn.SetDeadline(time.Now().Add(writeTimeout))
 	if _, err := netConn.Write(hs.Bytes()); err != nil {
 		_ = netConn.Close()
@@ -173,3 +169,14 @@ func (c *hixieConn) Ping(time.Time) error              { return nil }
 func (c *hixieConn) SetReadLimit(n int64)              { c.limit = n }
 func (c *hixieConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 func (c *hixieConn) Close() error                      { return c.conn.Close() }
+
+// hixieLocation is the URL the client asked for, which hixie-76 browsers
+// check: the original request target (with any -base-path), and the scheme
+// and host a trusted proxy in front says the client used.
+func (svc *service) hixieLocation(r *http.Request) string {
+	scheme := "ws"
+	if svc.srv.proxies.https(r) {
+		scheme = "wss"
+	}
+	return scheme + "://" + svc.srv.proxies.host(r) + r.RequestURI
+}
