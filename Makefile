@@ -37,9 +37,10 @@ deps:
 ## test: everything: lint, Go unit and end-to-end tests with -race, fuzz, conformance, browsers, proxies
 test: deps build lint test-go fuzz conformance test-proxy test-browser
 
-## test-go: every Go test with the race detector
+## test-go: every Go test with the race detector (the conformance and proxy
+## suites run in their own targets below)
 test-go: assets
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /test/protocol -e /test/proxy)
 
 ## fuzz: a short run of each fuzz target
 fuzz:
@@ -58,7 +59,7 @@ test-proxy: deps build
 	SOCKGATE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m ./test/proxy/
 
 ## test-browser: sockjs-client 1.6.1 in headless Chromium, every transport
-test-browser: build
+test-browser: deps build
 	cd test/browser && npm ci --no-audit --no-fund && SOCKGATE_BIN=$(CURDIR)/$(BIN) npm test
 
 ## lint: gofmt and go vet

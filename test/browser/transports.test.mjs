@@ -1,32 +1,17 @@
 // Every transport Chromium can use, forced one at a time, in the real
 // sockjs-client against the real sockgate binary's /echo service: from the
 // gateway's own origin (the chat page, whose SockJS is the embedded client)
-// and from a cross-origin page (localhost vs 127.0.0.1, another port).
+// and from a cross-origin page (localhost vs 127.0.0.1, another port). The
+// matrix itself is lib/matrix.mjs; nginx.test.mjs runs it through nginx.
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser, screenshot, watchPage } from './lib/browser.mjs';
+import { launchBrowser, watchPage } from './lib/browser.mjs';
 import { startGateway } from './lib/gateway.mjs';
+import { CROSS, SAME, STEP_MS, TRANSPORTS, transportMatrix } from './lib/matrix.mjs';
 import { startCrossOriginServer } from './lib/servers.mjs';
-import { BURST, PAYLOADS, churnInPage, diffMessages, installHelper } from './lib/sockjs-page.mjs';
+import { churnInPage } from './lib/sockjs-page.mjs';
 
-const SAME = 'same-origin';
-const CROSS = 'cross-origin';
-
-// TRANSPORTS are the sockjs-client transports Chromium can run (the xdr-*
-// ones are IE-only).
-const TRANSPORTS = ['websocket', 'xhr-streaming', 'eventsource', 'iframe-eventsource', 'htmlfile',
-  'iframe-htmlfile', 'xhr-polling', 'iframe-xhr-polling', 'jsonp-polling'];
-// SAME_ORIGIN_ONLY transports are disabled by sockjs-client cross-origin.
-const SAME_ORIGIN_ONLY = new Set(['htmlfile']);
-
-// Time limits, in milliseconds.
-const OPEN_MS = 15_000; // connect, including the transport's own set-up
-const STEP_MS = 10_000; // one echo round trip, however many messages
-const CLOSE_MS = 10_000; // close() until onclose
-const TEST_MS = 300_000; // one transport in one set-up, all steps
 // CHURN_SESSIONS is how many sessions the churn test opens per transport.
 const CHURN_SESSIONS = 60;
-// MAX_FAILED_STEPS ends a transport's run early once it is clearly broken.
-const MAX_FAILED_STEPS = 3;
 
 let gw;
 let xo;
@@ -44,112 +29,14 @@ after(async () => {
   await gw?.stop();
 });
 
-// runTransport runs every step for one transport in one set-up as subtests,
-// so the report shows each step on its own line.
-async function runTransport(t, setup, transport) {
-  const where = `[${transport} / ${setup}]`;
-  const pageURL = setup === SAME ? `${gw.base}/` : `${xo.base}/`;
-  const serviceURL = setup === SAME ? '/echo' : `${gw.base}/echo`;
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  const watch = watchPage(page);
-  let open = false; // a connection is open for the next step
-  let failed = 0;
-
-  const problem = async (step, msg) => {
-    const shot = await screenshot(page, `fail-${setup}-${transport}-${step}`);
-    return new Error(`${where} step "${step}": ${msg}\n` +
-      `--- browser, last events ---\n${watch.text()}\n` +
-      `--- gateway, last log lines ---\n${gw.logs() || '  (none)'}\n--- screenshot: ${shot}`);
-  };
-  const sg = (fn, ...args) => page.evaluate(([f, a]) => window.__sg[f](...a), [fn, args]);
-
-  // connect opens a fresh connection; it returns an error text or null.
-  const connect = async () => {
-    const r = await sg('open', serviceURL, [transport], OPEN_MS);
-    if (!r.ok) return r.error;
-    if (r.transport !== transport) return `sock.transport is ${r.transport}, want ${transport}`;
-    open = true;
-    return null;
-  };
-  // reconnect replaces a connection a failed step may have left dirty.
-  const reconnect = async () => {
-    open = false;
-    await sg('close', 2000).catch(() => {});
-    return connect().catch((err) => err.message);
-  };
-
-  // step runs fn as a subtest; it is skipped when no connection is open or
-  // too many steps failed already.
-  const step = (name, needsOpen, fn) => t.test(name, async (st) => {
-    if (failed >= MAX_FAILED_STEPS) { st.skip(`${failed} steps failed already`); return; }
-    if (needsOpen && !open) { st.skip('no open connection'); return; }
-    let msg;
-    try {
-      msg = await fn(st);
-    } catch (err) {
-      msg = `threw ${err.message}`;
-    }
-    if (!msg) return;
-    failed++;
-    const err = await problem(name, msg);
-    if (needsOpen) {
-      const again = await reconnect();
-      if (again) open = false;
-    }
-    throw err;
-  });
-
-  const echoStep = (name, msgs) => step(`echo ${name}`, true, async (st) => {
-    const t0 = performance.now();
-    const r = await sg('echo', msgs, STEP_MS);
-    if (r.closed) return `connection closed ${r.closed.code} ${r.closed.reason} after ${r.got.length} of ${msgs.length} replies`;
-    if (r.timedOut) return `${r.got.length} of ${msgs.length} replies within ${STEP_MS} ms`;
-    const diff = diffMessages(msgs, r.got);
-    if (diff) return diff;
-    if (r.extra) return `${r.extra} unexpected extra messages arrived`;
-    st.diagnostic(`${msgs.length} message(s) echoed in ${Math.round(performance.now() - t0)} ms`);
-    return null;
-  });
-
-  try {
-    await step('load page', false, async () => {
-      const res = await page.goto(pageURL);
-      if (!res || res.status() !== 200) return `GET ${pageURL} answered ${res ? res.status() : 'nothing'}`;
-      const ok = await page.evaluate(installHelper);
-      if (!ok) return 'SockJS is not defined on the page: /static/sockjs.min.js did not load';
-      return null;
-    });
-    if (failed) return;
-    await step('open', false, async (st) => {
-      const err = await connect();
-      if (!err) st.diagnostic(`open via ${transport}`);
-      return err;
-    });
-    for (const p of PAYLOADS) await echoStep(p.name, p.msgs);
-    await echoStep('burst of 200 in order', BURST);
-    await step('clean close', true, async () => {
-      const r = await sg('close', CLOSE_MS);
-      open = false;
-      if (!r.ok) return r.error;
-      if (r.code !== 1000) return `onclose code ${r.code} "${r.reason}", want 1000`;
-      if (!r.wasClean) return 'onclose wasClean is false';
-      if (r.readyState !== 3) return `readyState ${r.readyState} after onclose, want 3 (CLOSED)`;
-      return null;
-    });
-  } finally {
-    await ctx.close();
-  }
-}
-
-for (const setup of [SAME, CROSS]) {
-  describe(setup, () => {
-    for (const transport of TRANSPORTS) {
-      if (setup === CROSS && SAME_ORIGIN_ONLY.has(transport)) continue;
-      it(transport, { timeout: TEST_MS }, (t) => runTransport(t, setup, transport));
-    }
-  });
-}
+transportMatrix({
+  env: () => ({
+    browser,
+    pages: { [SAME]: `${gw.base}/`, [CROSS]: `${xo.base}/` },
+    services: { [SAME]: '/echo', [CROSS]: `${gw.base}/echo` },
+    logs: () => [['gateway, last log lines', gw.logs()]],
+  }),
+});
 
 // Many short sessions in a row, each joining the chat at once as the chat
 // page does: every one must get its welcome. A gateway that hands a poll's

@@ -32,10 +32,10 @@ export function freePort() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // probe resolves true when GET url answers 200.
-async function probe(url) {
+export async function probe(url) {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
@@ -45,9 +45,19 @@ async function probe(url) {
   }
 }
 
-// spawnOnce runs the binary with args and waits until it serves /echo/info,
-// or rejects with its output if it exits first or never gets ready.
-async function spawnOnce(args, port) {
+// startGateway runs bin/sockgate on a free loopback port with extra flags
+// and resolves once /echo/info answers, or rejects with its output if it
+// exits first or never gets ready. allowedOrigins is its -allowed-origins:
+// every origin by default; a page from the gateway's own host is always
+// allowed.
+export async function startGateway(extraArgs = [], { allowedOrigins = '*' } = {}) {
+  if (!fs.existsSync(GATEWAY_BIN)) {
+    throw new Error(`sockgate binary not found at ${GATEWAY_BIN}: run \`make build\` ` +
+      '(or go build -o bin/sockgate ./cmd/sockgate) or set SOCKGATE_BIN');
+  }
+  const port = await freePort();
+  const args = ['-addr', `127.0.0.1:${port}`, '-log-level', 'warn', '-allowed-origins', allowedOrigins,
+    ...extraArgs];
   const lines = [];
   const proc = spawn(GATEWAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (chunk) => {
@@ -65,53 +75,28 @@ async function spawnOnce(args, port) {
 
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (exited) break;
-    if (await probe(`${base}/echo/info`)) {
-      return { proc, base, port, lines, exit, exitedRef: () => exited };
-    }
-    await sleep(50);
+  let ready = false;
+  while (!ready && !exited && Date.now() < deadline) {
+    ready = await probe(`${base}/echo/info`);
+    if (!ready) await sleep(50);
   }
-  if (!exited) proc.kill('SIGKILL');
-  await exit;
-  const why = exited && exited.code !== null
-    ? `exited with code ${exited.code}` : `not ready in ${READY_TIMEOUT_MS} ms`;
-  const err = new Error(`sockgate ${args.join(' ')}: ${why}\n${lines.slice(-LOG_LINES).join('\n')}`);
-  err.lines = lines;
-  err.code = exited?.code;
-  throw err;
-}
-
-// startGateway runs bin/sockgate on a free loopback port with extra flags
-// and resolves once /echo/info answers. It passes -allowed-origins '*' and
-// drops that flag if this build does not know it.
-export async function startGateway(extraArgs = []) {
-  if (!fs.existsSync(GATEWAY_BIN)) {
-    throw new Error(`sockgate binary not found at ${GATEWAY_BIN}: run \`make build\` ` +
-      '(or go build -o bin/sockgate ./cmd/sockgate) or set SOCKGATE_BIN');
-  }
-  const port = await freePort();
-  const base = ['-addr', `127.0.0.1:${port}`, '-log-level', 'warn'];
-  let gw;
-  try {
-    gw = await spawnOnce([...base, '-allowed-origins', '*', ...extraArgs], port);
-  } catch (err) {
-    const unknownFlag = (err.lines || []).some((l) => /allowed-origins/.test(l) &&
-      /not defined|unknown|undefined/i.test(l));
-    if (!unknownFlag) throw err;
-    gw = await spawnOnce([...base, ...extraArgs], port);
+  if (!ready) {
+    if (!exited) proc.kill('SIGKILL');
+    await exit;
+    const why = exited.code !== null ? `exited with code ${exited.code}` : `not ready in ${READY_TIMEOUT_MS} ms`;
+    throw new Error(`sockgate ${args.join(' ')}: ${why}\n${lines.slice(-LOG_LINES).join('\n')}`);
   }
   return {
-    base: gw.base,
-    port: gw.port,
+    base,
+    port,
     // logs returns the gateway's last output lines.
-    logs: (n = LOG_LINES) => gw.lines.slice(-n).join('\n'),
+    logs: (n = LOG_LINES) => lines.slice(-n).join('\n'),
     // stop ends the gateway: SIGTERM, then SIGKILL after STOP_TIMEOUT_MS.
     async stop() {
-      if (gw.exitedRef()) return gw.exitedRef();
-      gw.proc.kill('SIGTERM');
-      const timer = setTimeout(() => gw.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      const res = await gw.exit;
+      if (exited) return exited;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      const res = await exit;
       clearTimeout(timer);
       return res;
     },
