@@ -8,7 +8,7 @@ FUZZTIME  ?= 10s
 # Debian packages the tests need, installed by `make deps` when missing.
 APT_PKGS  := chromium nginx haproxy
 
-.PHONY: all build run assets deps test test-go fuzz conformance test-browser test-proxy lint bench clean
+.PHONY: all build run assets deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
 
 all: build
 
@@ -57,6 +57,10 @@ conformance:
 ## test-proxy: the deploy/ nginx and HAProxy configs in front of two gateways, every transport
 test-proxy: deps build
 	SOCKGATE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m ./test/proxy/
+
+## test-cluster: two sockgate nodes and an embedded NATS server (one chat across nodes); also part of test-go
+test-cluster:
+	$(GO) test -race -count=1 ./test/cluster/
 
 ## test-browser: sockjs-client 1.6.1 in headless Chromium, every transport
 test-browser: deps build

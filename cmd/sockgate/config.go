@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sockgate/sockgate/session/cluster"
 )
 
 // config is every setting of the sockgate command, filled from flags and
@@ -33,6 +35,8 @@ type config struct {
 	maxSessionID    int
 	maxMsgRate      int
 	proxyIdle       time.Duration
+	natsURL         string
+	nodeID          string
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -62,6 +66,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.maxSessionID, "max-session-id-length", 128, "longest server or session id accepted in a URL")
 	fs.IntVar(&c.maxMsgRate, "max-messages-per-second", 0, "messages one client may send per second before it is closed with 3009 (0: no bound)")
 	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
+	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
+	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, err
 	}
@@ -70,6 +76,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.allowedOrigins == "" && c.conformance {
 		c.allowedOrigins = "*"
+	}
+	if c.nodeID == "" {
+		c.nodeID = cluster.DefaultNodeID()
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/services"
 	"github.com/sockgate/sockgate/static"
 )
@@ -41,7 +42,16 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(gatewayConfig(cfg, log))
+	bus, err := newBus(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := bus.Close(); err != nil {
+			log.Warn().Err(err).Msg("closing the cluster bus")
+		}
+	}()
+	srv, err := gateway.New(gatewayConfig(cfg, log, bus))
 	if err != nil {
 		return err
 	}
@@ -76,8 +86,20 @@ func newLogger(cfg config) (zerolog.Logger, error) {
 	return log.Level(level).With().Timestamp().Logger(), nil
 }
 
+// newBus is the chat's cluster bus: NATS with -nats-url, else in-process.
+// It is closed after the gateway has drained, so that the leaves of the
+// drained sessions still reach the other nodes.
+func newBus(cfg config, log zerolog.Logger) (cluster.Bus, error) {
+	if cfg.natsURL == "" || cfg.conformance {
+		return cluster.Local(), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultConnectTimeout+cluster.DefaultRequestTimeout)
+	defer cancel()
+	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log})
+}
+
 // gatewayConfig wires the command's config to the gateway's.
-func gatewayConfig(cfg config, log zerolog.Logger) gateway.Config {
+func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Config {
 	base := gateway.Service{
 		HeartbeatDelay:       cfg.heartbeatDelay,
 		DisconnectDelay:      cfg.disconnectDelay,
@@ -111,7 +133,7 @@ func gatewayConfig(cfg config, log zerolog.Logger) gateway.Config {
 		gc.Services = conformanceServices(base)
 		return gc
 	}
-	chat := services.NewChat(services.ChatOptions{})
+	chat := services.NewChat(services.ChatOptions{Bus: bus, NodeID: cfg.nodeID, Logger: log})
 	gc.Services = []gateway.Service{
 		with(base, "/echo", services.Echo),
 		with(base, "/chat", chat.Handler),

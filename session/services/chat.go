@@ -2,13 +2,21 @@ package services
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rs/zerolog"
+
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/cluster"
 )
 
 // Chat defaults.
@@ -17,6 +25,9 @@ const (
 	DefaultMaxText    = 2000
 	DefaultMaxRoom    = 64
 	DefaultHistoryLen = 50
+	// DefaultApplyTimeout bounds how long a join or leave waits for the bus
+	// to deliver it back, and how long a publish may take.
+	DefaultApplyTimeout = 10 * time.Second
 )
 
 // ChatOptions configure the chat service; zero values mean the defaults.
@@ -25,17 +36,37 @@ type ChatOptions struct {
 	MaxText    int              // longest message, in characters
 	HistoryLen int              // messages replayed on join
 	Now        func() time.Time // clock for event timestamps
+	// Bus carries room events between nodes; nil means an in-process
+	// cluster.Local bus of this Chat's own (a single node).
+	Bus cluster.Bus
+	// NodeID starts the keys of this node's members (default: random).
+	NodeID string
+	// Logger receives the service's log lines (default: none).
+	Logger zerolog.Logger
+	// ApplyTimeout: see DefaultApplyTimeout.
+	ApplyTimeout time.Duration
 }
 
 // Chat is a multi-room chat service over SockJS. Clients send JSON
 // commands ({"type":"join","room":..,"nick":..}, {"type":"post","text":..},
 // {"type":"leave"}) and get JSON events (welcome, joined, left, message,
-// error). Every member of a room sees its events in the same order. Safe for
-// concurrent use.
+// error).
+//
+// A room may span nodes: joins, posts and leaves are published on the
+// cluster.Bus and applied only when the bus delivers them, on every node in
+// the same order, so every member sees the room's events in one order
+// whichever node it is on. Each node keeps a replica of each room it has
+// members in (the member list and the last HistoryLen messages) and
+// broadcasts to its own members. Safe for concurrent use.
 type Chat struct {
-	opts  ChatOptions
+	opts ChatOptions
+	bus  cluster.Bus
+	log  zerolog.Logger
+	keys string        // prefix of member keys, unique to this Chat
+	seq  atomic.Uint64 // member key counter
+
 	mu    sync.Mutex
-	rooms map[string]*chatRoom
+	rooms map[string]*chatRoom // rooms with members (or joiners) here
 }
 
 // NewChat returns a chat service with no rooms.
@@ -52,19 +83,26 @@ func NewChat(opts ChatOptions) *Chat {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Chat{opts: opts, rooms: make(map[string]*chatRoom)}
+	if opts.ApplyTimeout <= 0 {
+		opts.ApplyTimeout = DefaultApplyTimeout
+	}
+	bus := opts.Bus
+	if bus == nil {
+		bus = cluster.Local()
+	}
+	return &Chat{opts: opts, bus: bus, keys: keyPrefix(opts.NodeID), rooms: make(map[string]*chatRoom),
+		log: opts.Logger.With().Str("service", "chat").Logger()}
 }
 
-// chatRoom is one room: its members' nicks, its history and the session
-// room that broadcasts. mu orders events: whoever holds it appends to the
-// history and broadcasts, so all members see one order.
-type chatRoom struct {
-	name    string
-	room    *session.Room
-	mu      sync.Mutex
-	nicks   map[session.Session]string
-	order   []session.Session // join order, for the member list
-	history []event
+// keyPrefix is node + a random part, so that two Chats (or a restarted
+// node) never share member keys.
+func keyPrefix(node string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	if node == "" {
+		return hex.EncodeToString(b[:])
+	}
+	return node + "~" + hex.EncodeToString(b[:])
 }
 
 // command is what a client sends.
@@ -98,12 +136,17 @@ const (
 	ErrTooLong     = "too_long"
 	ErrEmpty       = "empty"
 	ErrNotJoined   = "not_joined"
+	// ErrUnavailable means the cluster bus could not carry the command
+	// (the broker is away); the client may try again.
+	ErrUnavailable = "unavailable"
 )
 
-// member is one session's state in the chat.
+// member is one session's state in the chat; only its handler goroutine
+// touches it.
 type member struct {
 	s    session.Session
-	room *chatRoom
+	room *chatRoom // joined room, nil when none
+	key  string    // cluster-wide member key for this join
 	nick string
 }
 
@@ -138,6 +181,8 @@ func (c *Chat) handle(m *member, raw string) {
 	}
 }
 
+// join publishes the join and waits for its delivery, where the replica
+// either welcomes the member or answers nick_taken.
 func (c *Chat) join(m *member, roomName, nick string) {
 	if msg := c.checkNick(nick); msg != "" {
 		sendError(m.s, ErrBadNick, msg)
@@ -148,28 +193,36 @@ func (c *Chat) join(m *member, roomName, nick string) {
 		return
 	}
 	c.leave(m)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := c.rooms[roomName]
-	if r == nil {
-		r = &chatRoom{name: roomName, room: session.NewRoom(roomName), nicks: make(map[session.Session]string)}
-		c.rooms[roomName] = r
+	r, err := c.acquire(roomName)
+	if err != nil {
+		c.unavailable(m.s, "join", roomName, err)
+		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range r.nicks {
-		if n == nick {
-			sendError(m.s, ErrNickTaken, `the nickname "`+nick+`" is taken in this room`)
+	key := c.keys + "-" + strconv.FormatUint(c.seq.Add(1), 10)
+	done := r.expectJoin(key, m.s)
+	if err := c.publish(r.name, wireEvent{Type: wireJoin, Member: key, Nick: nick, TS: c.now()}); err != nil {
+		r.forget(key)
+		c.release(r)
+		c.unavailable(m.s, "join", roomName, err)
+		return
+	}
+	var joined bool
+	select {
+	case joined = <-done:
+	case <-time.After(c.opts.ApplyTimeout):
+		if r.forget(key) { // still not delivered: give up, and undo it should it come
+			_ = c.publish(r.name, wireEvent{Type: wireLeave, Member: key, Nick: nick, TS: c.now()})
+			c.release(r)
+			c.unavailable(m.s, "join", roomName, errors.New("join not delivered in time"))
 			return
 		}
+		joined = <-done // delivered just now
 	}
-	r.nicks[m.s] = nick
-	r.order = append(r.order, m.s)
-	m.room, m.nick = r, nick
-	send(m.s, event{Type: "welcome", Room: r.name, Nick: nick, Members: r.memberList(),
-		History: append([]event(nil), r.history...)})
-	r.broadcast(event{Type: "joined", Room: r.name, Nick: nick, TS: c.now()})
-	r.room.Join(m.s)
+	if !joined { // nick_taken was sent on delivery
+		c.release(r)
+		return
+	}
+	m.room, m.key, m.nick = r, key, nick
 }
 
 func (c *Chat) post(m *member, text string) {
@@ -185,40 +238,88 @@ func (c *Chat) post(m *member, text string) {
 		sendError(m.s, ErrTooLong, "message longer than the limit")
 		return
 	}
-	ev := event{Type: "message", Room: r.name, Nick: m.nick, Text: text, TS: c.now()}
-	r.mu.Lock()
-	r.history = append(r.history, ev)
-	if over := len(r.history) - c.opts.HistoryLen; over > 0 {
-		r.history = append(r.history[:0:0], r.history[over:]...)
+	ev := wireEvent{Type: wirePost, Member: m.key, Nick: m.nick, Text: text, TS: c.now()}
+	if err := c.publish(r.name, ev); err != nil {
+		c.unavailable(m.s, "post", r.name, err)
 	}
-	r.broadcast(ev)
-	r.mu.Unlock()
 }
 
+// leave publishes the leave and waits for its delivery, which sends the
+// member its left event; if that does not come in time (the broker is
+// away) the member is dropped here and gets its left event all the same.
 func (c *Chat) leave(m *member) {
 	r := m.room
 	if r == nil {
 		return
 	}
-	left := event{Type: "left", Room: r.name, Nick: m.nick, TS: c.now()}
-	c.mu.Lock()
-	r.mu.Lock()
-	r.room.Leave(m.s)
-	delete(r.nicks, m.s)
-	for i, s := range r.order {
-		if s == m.s {
-			r.order = append(r.order[:i], r.order[i+1:]...)
-			break
+	m.room = nil
+	left := wireEvent{Type: wireLeave, Member: m.key, Nick: m.nick, TS: c.now()}
+	done := r.expectLeave(m.key)
+	if err := c.publish(r.name, left); err != nil {
+		c.log.Warn().Err(err).Str("room", r.name).Str("nick", m.nick).Msg("leave not published")
+	} else {
+		select {
+		case <-done:
+		case <-time.After(c.opts.ApplyTimeout):
+			c.log.Warn().Str("room", r.name).Str("nick", m.nick).Msg("leave not delivered in time")
 		}
 	}
-	r.broadcast(left)
-	if len(r.nicks) == 0 && c.rooms[r.name] == r {
-		delete(c.rooms, r.name) // its history goes with it
+	r.dropLocal(m.key, event{Type: "left", Room: r.name, Nick: m.nick, TS: left.TS})
+	c.release(r)
+}
+
+// acquire returns this node's replica of room, subscribing to the room on
+// the bus when it is the first local user; release undoes it.
+func (c *Chat) acquire(name string) (*chatRoom, error) {
+	c.mu.Lock()
+	r := c.rooms[name]
+	if r != nil {
+		r.refs++
+		c.mu.Unlock()
+		<-r.ready
+	} else {
+		r = newChatRoom(c, name)
+		r.refs++
+		c.rooms[name] = r
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.ApplyTimeout)
+		r.unsubscribe, r.err = c.bus.Subscribe(ctx, name, r)
+		cancel()
+		close(r.ready)
 	}
-	r.mu.Unlock()
+	if r.err != nil {
+		c.release(r)
+		return nil, r.err
+	}
+	return r, nil
+}
+
+func (c *Chat) release(r *chatRoom) {
+	c.mu.Lock()
+	r.refs--
+	last := r.refs == 0
+	if last && c.rooms[r.name] == r {
+		delete(c.rooms, r.name)
+	}
 	c.mu.Unlock()
-	send(m.s, left)
-	m.room, m.nick = nil, ""
+	if last && r.unsubscribe != nil {
+		r.unsubscribe()
+	}
+}
+
+func (c *Chat) publish(room string, ev wireEvent) error {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.ApplyTimeout)
+	defer cancel()
+	return c.bus.Publish(ctx, room, data)
+}
+
+func (c *Chat) unavailable(s session.Session, what, room string, err error) {
+	c.log.Warn().Err(err).Str("room", room).Str("session", s.ID()).Msg(what + " failed on the cluster bus")
+	sendError(s, ErrUnavailable, "the chat is unavailable just now; try again")
 }
 
 func (c *Chat) now() int64 { return c.opts.Now().UnixMilli() }
@@ -251,18 +352,6 @@ func validRoom(name string) bool {
 	}
 	return true
 }
-
-// memberList is the room's nicks in join order; the caller holds r.mu.
-func (r *chatRoom) memberList() []string {
-	out := make([]string, 0, len(r.order))
-	for _, s := range r.order {
-		out = append(out, r.nicks[s])
-	}
-	return out
-}
-
-// broadcast sends ev to every member; the caller holds r.mu.
-func (r *chatRoom) broadcast(ev event) { r.room.Broadcast(mustJSON(ev)) }
 
 func send(s session.Session, ev event) { _ = s.Send(mustJSON(ev)) }
 

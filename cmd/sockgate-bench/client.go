@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sockgate/sockgate/test/sockjsclient"
+)
+
+// conn is one benchmark session over some transport. Send and Next may run
+// at the same time, but each from one goroutine at a time. A zero deadline
+// means none.
+type conn interface {
+	// Send sends one message.
+	Send(msg string, deadline time.Time) error
+	// Next returns the next message received; heartbeats are skipped. A
+	// close frame is a *sockjsclient.CloseError.
+	Next(deadline time.Time) (string, error)
+	// Close ends the session and releases its connections.
+	Close()
+}
+
+// dialer opens sessions on one service, spreading the connections over
+// several source addresses (127.0.0.1, 127.0.0.2, ...): there are only
+// about 28,000 ephemeral ports per source and destination address pair.
+type dialer struct {
+	baseURL   string // http://host:port/prefix
+	transport string
+	ws        []*websocket.Dialer // one per source address
+	http      []*http.Client      // one per source address
+	next      atomic.Uint64
+}
+
+// newDialer prepares dialing baseURL with transport from sources source
+// addresses starting at 127.0.0.1.
+func newDialer(baseURL, transport string, sources int) (*dialer, error) {
+	if !strings.HasPrefix(baseURL, "http://") {
+		return nil, fmt.Errorf("-url %q: want http://host:port/prefix", baseURL)
+	}
+	if !knownTransport(transport) {
+		return nil, fmt.Errorf("-transport %q: want one of %s", transport, strings.Join(sockjsclient.Transports, ", "))
+	}
+	sources = min(max(sources, 1), 250)
+	d := &dialer{baseURL: strings.TrimSuffix(baseURL, "/"), transport: transport}
+	for i := range sources {
+		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		nd := &net.Dialer{LocalAddr: local, Timeout: 30 * time.Second}
+		d.ws = append(d.ws, &websocket.Dialer{
+			NetDialContext:   nd.DialContext,
+			HandshakeTimeout: 30 * time.Second,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  1024,
+			WriteBufferPool:  wsWriteBuffers,
+		})
+		d.http = append(d.http, &http.Client{Transport: &http.Transport{
+			DialContext:         nd.DialContext,
+			MaxIdleConnsPerHost: 1 << 16,
+			IdleConnTimeout:     5 * time.Minute,
+			DisableCompression:  true,
+		}})
+	}
+	return d, nil
+}
+
+func knownTransport(t string) bool {
+	for _, k := range sockjsclient.Transports {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// dial opens one session; it returns after the server's open frame.
+func (d *dialer) dial(ctx context.Context) (conn, error) {
+	i := int(d.next.Add(1) % uint64(len(d.ws)))
+	server := strconv.Itoa(rand.IntN(1000))
+	sid := strconv.FormatUint(rand.Uint64(), 36)
+	switch d.transport {
+	case sockjsclient.TransportWebsocket:
+		return dialWS(ctx, d.ws[i], wsURL(d.baseURL+"/"+server+"/"+sid+"/websocket"), false)
+	case sockjsclient.TransportRawWebsocket:
+		return dialWS(ctx, d.ws[i], wsURL(d.baseURL+"/websocket"), true)
+	}
+	c, err := sockjsclient.Dial(ctx, d.baseURL, sockjsclient.Options{
+		Transport: d.transport, ServerID: server, SessionID: sid, HTTPClient: d.http[i],
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sjConn{c}, nil
+}
+
+// closeIdle closes the idle keep-alive connections of the HTTP clients.
+func (d *dialer) closeIdle() {
+	for _, c := range d.http {
+		c.CloseIdleConnections()
+	}
+}
+
+func wsURL(u string) string { return "ws://" + strings.TrimPrefix(u, "http://") }
+
+// sjConn carries the HTTP transports with the shared test client, which
+// keeps one receiving request outstanding at all times, as sockjs-client
+// does (so the server sees the same poll and send races a browser causes).
+type sjConn struct{ c *sockjsclient.Conn }
+
+func (s sjConn) Send(msg string, deadline time.Time) error {
+	ctx, cancel := deadlineContext(deadline)
+	defer cancel()
+	return s.c.SendContext(ctx, msg)
+}
+
+func (s sjConn) Next(deadline time.Time) (string, error) {
+	ctx, cancel := deadlineContext(deadline)
+	defer cancel()
+	return s.c.Recv(ctx)
+}
+
+func (s sjConn) Close() { _ = s.c.Close() }
+
+func deadlineContext(deadline time.Time) (context.Context, context.CancelFunc) {
+	if deadline.IsZero() {
+		return context.Background(), func() {}
+	}
+	return context.WithDeadline(context.Background(), deadline)
+}

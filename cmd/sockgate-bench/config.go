@@ -1,0 +1,112 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+)
+
+// Scenarios.
+const (
+	scenarioEcho      = "echo"
+	scenarioBroadcast = "broadcast"
+	scenarioIdle      = "idle"
+)
+
+// config is one run of the load tool.
+type config struct {
+	scenario    string
+	baseURL     string // the service, e.g. http://127.0.0.1:8080/echo
+	transport   string
+	server      string // a label copied into the result
+	sessions    int
+	size        int
+	duration    time.Duration // echo
+	messages    int           // broadcast
+	rate        float64       // broadcast, messages per second
+	hold        time.Duration // idle
+	pid         int           // the server's, for VmRSS
+	metricsURL  string        // go_goroutines
+	timeout     time.Duration // bounds every wait
+	sources     int           // source addresses; 0 picks by session count
+	concurrency int           // dials in flight
+	cpuProfile  string
+}
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("sockgate-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sockgate-bench [flags]          run one scenario, print a JSON line (stdout) and a summary (stderr)")
+		fmt.Fprintln(stderr, "       sockgate-bench report FILE...  print the comparison table of result lines")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.scenario, "scenario", scenarioEcho, "echo, broadcast or idle")
+	fs.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080/echo", "service URL (echo and idle: an echo service; broadcast: a broadcast service)")
+	fs.StringVar(&c.transport, "transport", "websocket", "websocket, raw-websocket, xhr-streaming, xhr-polling, eventsource, htmlfile or jsonp-polling")
+	fs.StringVar(&c.server, "server", "server", "label of the server under test, copied into the result (native, compat, plain)")
+	fs.IntVar(&c.sessions, "sessions", 0, "sessions (default: echo 50; broadcast 5000 on websockets, 1000 otherwise; idle 10000)")
+	fs.IntVar(&c.size, "size", 64, "message size in bytes")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "echo: how long to run")
+	fs.IntVar(&c.messages, "messages", 0, "broadcast: messages to publish (default: 10 seconds' worth at -rate)")
+	fs.Float64Var(&c.rate, "rate", 10, "broadcast: messages published per second")
+	fs.DurationVar(&c.hold, "hold", 5*time.Second, "idle: how long to hold the sessions open before measuring")
+	fs.IntVar(&c.pid, "pid", 0, "idle: the server's process id, for VmRSS from /proc/<pid>/status")
+	fs.StringVar(&c.metricsURL, "metrics-url", "", "idle: where go_goroutines is read (default: /metrics on the -url host)")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "bound of every wait: a dial, an echo, a send, the last broadcast deliveries")
+	fs.IntVar(&c.sources, "sources", 0, "source addresses 127.0.0.1, .2, ... to spread connections over (default: one per 10,000 sessions)")
+	fs.IntVar(&c.concurrency, "dial-concurrency", 200, "sessions being opened at once")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load tool's CPU profile to this file")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, c.resolve()
+}
+
+// resolve fills the defaults that depend on other settings and checks.
+func (c *config) resolve() error {
+	switch c.scenario {
+	case scenarioEcho, scenarioBroadcast, scenarioIdle:
+	default:
+		return fmt.Errorf("-scenario %q: want echo, broadcast or idle", c.scenario)
+	}
+	if c.sessions <= 0 {
+		c.sessions = defaultSessions(c.scenario, c.transport)
+	}
+	if c.rate <= 0 || c.size < 1 || c.timeout <= 0 || c.concurrency < 1 {
+		return fmt.Errorf("-rate, -size, -timeout and -dial-concurrency must be positive")
+	}
+	if c.messages <= 0 {
+		c.messages = int(10 * c.rate)
+	}
+	if c.sources <= 0 {
+		c.sources = 1 + c.sessions/10000
+	}
+	if c.metricsURL == "" {
+		u, err := url.Parse(c.baseURL)
+		if err != nil {
+			return fmt.Errorf("-url: %w", err)
+		}
+		c.metricsURL = u.Scheme + "://" + u.Host + "/metrics"
+	}
+	return nil
+}
+
+func defaultSessions(scenario, transport string) int {
+	switch scenario {
+	case scenarioBroadcast:
+		if transport == "websocket" || transport == "raw-websocket" {
+			return 5000
+		}
+		return 1000
+	case scenarioIdle:
+		return 10000
+	}
+	return 50
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// result is one run, printed as one JSON line. Fields a scenario does not
+// measure are left out; the errors are always there.
+type result struct {
+	Scenario  string  `json:"scenario"`
+	Server    string  `json:"server"`
+	Transport string  `json:"transport"`
+	Sessions  int     `json:"sessions"`
+	Size      int     `json:"size"`
+	Seconds   float64 `json:"seconds"`
+
+	// echo
+	RoundTrips    int64   `json:"round_trips,omitempty"`
+	RoundTripsSec float64 `json:"round_trips_per_s,omitempty"`
+	P50us         float64 `json:"p50_us,omitempty"`
+	P99us         float64 `json:"p99_us,omitempty"`
+
+	// broadcast
+	Subscribed   int     `json:"subscribed,omitempty"`
+	Messages     int     `json:"messages,omitempty"`
+	Expected     int64   `json:"expected,omitempty"`
+	Delivered    int64   `json:"delivered,omitempty"`
+	Fraction     float64 `json:"delivered_fraction,omitempty"`
+	P50ms        float64 `json:"p50_ms,omitempty"`
+	P99ms        float64 `json:"p99_ms,omitempty"`
+	DeliverAllMs float64 `json:"deliver_all_ms,omitempty"` // first send to last delivery
+	TailMs       float64 `json:"tail_ms,omitempty"`        // last send to last delivery
+
+	// idle
+	Opened          int     `json:"opened,omitempty"`
+	Alive           int     `json:"alive,omitempty"`
+	RSSBeforeKiB    int64   `json:"rss_before_kib,omitempty"`
+	RSSAfterKiB     int64   `json:"rss_after_kib,omitempty"`
+	GoroutinesFrom  int64   `json:"goroutines_before,omitempty"`
+	GoroutinesTo    int64   `json:"goroutines_after,omitempty"`
+	KiBPerSession   float64 `json:"kib_per_session,omitempty"`
+	GoroutinesPerSn float64 `json:"goroutines_per_session,omitempty"`
+	// From go_memstats_heap_inuse_bytes and go_memstats_stack_inuse_bytes
+	// when the server's /metrics has them: where the RSS goes.
+	HeapKiBPerSn  float64 `json:"heap_kib_per_session,omitempty"`
+	StackKiBPerSn float64 `json:"stack_kib_per_session,omitempty"`
+
+	// CPU time the server and the load tool used while measuring (echo,
+	// broadcast), and the server's per operation (a round trip, a
+	// delivery). CPU per operation hardly changes when something else on
+	// the machine takes CPU time, unlike throughput and latency.
+	ServerCPUSec     float64 `json:"server_cpu_s,omitempty"`
+	ClientCPUSec     float64 `json:"client_cpu_s,omitempty"`
+	ServerCPUusPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+
+	Errors       int64             `json:"errors"`
+	Spurious2010 int64             `json:"spurious_2010"`
+	ErrorKinds   map[string]int64  `json:"error_kinds,omitempty"`
+	ErrorSamples map[string]string `json:"error_samples,omitempty"`
+}
+
+func newResult(c config) result {
+	return result{Scenario: c.scenario, Server: c.server, Transport: c.transport, Sessions: c.sessions, Size: c.size}
+}
+
+// setCPU sets the CPU figures from what the server and the load tool used
+// during ops operations.
+func (r *result) setCPU(server, client time.Duration, ops int64) {
+	r.ServerCPUSec = round(server.Seconds(), 3)
+	r.ClientCPUSec = round(client.Seconds(), 3)
+	if ops > 0 && server > 0 {
+		r.ServerCPUusPerOp = round(float64(server)/float64(time.Microsecond)/float64(ops), 2)
+	}
+}
+
+// setErrors copies the error counts into r.
+func (r *result) setErrors(e *errorCounter) {
+	r.Errors = e.total.Load()
+	r.Spurious2010 = e.spurious.Load()
+	kinds, samples := e.snapshot()
+	if len(kinds) > 0 {
+		r.ErrorKinds, r.ErrorSamples = kinds, samples
+	}
+}
+
+func micros(d time.Duration) float64 { return round(float64(d)/float64(time.Microsecond), 1) }
+func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 2) }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow10(digits)
+	return math.Round(v*p) / p
+}
+
+// writeJSON prints r as one line.
+func (r result) writeJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// human is the one-line summary.
+func (r result) human() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s sessions=%d: ", r.Server, r.Scenario, r.Transport, r.Sessions)
+	switch r.Scenario {
+	case scenarioEcho:
+		fmt.Fprintf(&b, "%.0f round trips/s (%d in %.1fs), p50 %.0fus, p99 %.0fus; CPU: server %.2fs (%.1fus/round trip), load tool %.2fs",
+			r.RoundTripsSec, r.RoundTrips, r.Seconds, r.P50us, r.P99us, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec)
+	case scenarioBroadcast:
+		fmt.Fprintf(&b, "subscribed %d, delivered %d/%d (%.4f), p50 %.1fms, p99 %.1fms, all delivered %.0fms after the first send (%.0fms after the last); CPU: server %.2fs (%.1fus/delivery), load tool %.2fs",
+			r.Subscribed, r.Delivered, r.Expected, r.Fraction, r.P50ms, r.P99ms, r.DeliverAllMs, r.TailMs, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec)
+	case scenarioIdle:
+		fmt.Fprintf(&b, "opened %d, alive %d after %.0fs; RSS %d -> %d KiB (%.2f KiB/session: heap %.2f, stacks %.2f), goroutines %d -> %d (%.2f/session)",
+			r.Opened, r.Alive, r.Seconds, r.RSSBeforeKiB, r.RSSAfterKiB, r.KiBPerSession, r.HeapKiBPerSn, r.StackKiBPerSn,
+			r.GoroutinesFrom, r.GoroutinesTo, r.GoroutinesPerSn)
+	}
+	fmt.Fprintf(&b, "; errors %d (spurious 2010: %d)", r.Errors, r.Spurious2010)
+	return b.String()
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/session/services"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// startGateway serves /echo and /broadcast with engine on 127.0.0.1:0.
+func startGateway(t *testing.T, engine string) string {
+	t.Helper()
+	srv, err := gateway.New(gateway.Config{
+		Addr:           "127.0.0.1:0",
+		Engine:         engine,
+		Logger:         zerolog.Nop(),
+		AllowedOrigins: []string{"*"},
+		Services: []gateway.Service{
+			{Prefix: "/echo", Handler: services.Echo},
+			{Prefix: "/broadcast", Handler: services.NewBroadcast().Handler},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv.URL()
+}
+
+// testConfig is a small run of scenario against url.
+func testConfig(t *testing.T, scenario, url, transport string, sessions int) config {
+	t.Helper()
+	c := config{scenario: scenario, baseURL: url, transport: transport, server: "test", sessions: sessions,
+		size: 64, duration: 300 * time.Millisecond, messages: 5, rate: 50, hold: 200 * time.Millisecond,
+		pid: os.Getpid(), timeout: 5 * time.Second, concurrency: 8}
+	if err := c.resolve(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func runTest(t *testing.T, c config) result {
+	t.Helper()
+	r, err := runScenario(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors != 0 {
+		t.Errorf("%s %s: %d errors: %v", c.scenario, c.transport, r.Errors, r.ErrorSamples)
+	}
+	return r
+}
+
+func TestEchoEveryTransport(t *testing.T) {
+	t.Parallel()
+	base := startGateway(t, gateway.EngineNative)
+	for _, tr := range []string{"websocket", "raw-websocket", "xhr-streaming", "xhr-polling", "eventsource"} {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			r := runTest(t, testConfig(t, scenarioEcho, base+"/echo", tr, 4))
+			if r.RoundTrips == 0 || r.P99us <= 0 || r.ClientCPUSec <= 0 {
+				t.Fatalf("no round trips measured: %+v", r)
+			}
+		})
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{gateway.EngineNative, gateway.EngineSockJSGo} {
+		for _, tr := range []string{"websocket", "xhr-streaming"} {
+			t.Run(engine+"/"+tr, func(t *testing.T) {
+				t.Parallel()
+				base := startGateway(t, engine)
+				r := runTest(t, testConfig(t, scenarioBroadcast, base+"/broadcast", tr, 10))
+				if r.Subscribed != 10 || r.Delivered != 50 || r.Fraction != 1 || r.P99ms <= 0 {
+					t.Fatalf("broadcast: %+v", r)
+				}
+			})
+		}
+	}
+}
+
+func TestIdle(t *testing.T) {
+	t.Parallel()
+	base := startGateway(t, gateway.EngineNative)
+	c := testConfig(t, scenarioIdle, base+"/echo", "websocket", 20)
+	r := runTest(t, c)
+	if r.Opened != 20 || r.Alive != 20 || r.RSSAfterKiB <= 0 || r.GoroutinesTo <= r.GoroutinesFrom {
+		t.Fatalf("idle: %+v", r)
+	}
+}
+
+func TestEchoCountsFailures(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t, scenarioEcho, "http://127.0.0.1:1/echo", "websocket", 2)
+	c.duration = 150 * time.Millisecond
+	r, err := runScenario(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors == 0 || r.ErrorKinds["dial:other"] == 0 || r.RoundTrips != 0 {
+		t.Fatalf("a refused dial must be counted: %+v", r)
+	}
+}

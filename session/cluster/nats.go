@@ -1,0 +1,276 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Defaults of NATSOptions.
+const (
+	// DefaultSubjectPrefix starts every subject the bus uses.
+	DefaultSubjectPrefix = "sockgate"
+	// DefaultStream is the JetStream stream that orders room events.
+	DefaultStream = "SOCKGATE_ROOMS"
+	// DefaultMaxAge is how long the stream keeps an event: a node that lost
+	// its connection can catch up on a room for that long.
+	DefaultMaxAge = 10 * time.Minute
+	// DefaultMaxBytes bounds the stream; the oldest events go first.
+	DefaultMaxBytes = 256 << 20
+	// DefaultSnapshotTimeout is how long a new subscription waits for the
+	// first snapshot answer before it starts the room empty.
+	DefaultSnapshotTimeout = time.Second
+	// DefaultSnapshotGrace is how long, after the first answer, older nodes
+	// may still answer.
+	DefaultSnapshotGrace = 100 * time.Millisecond
+	// DefaultConnectTimeout bounds the first connection to the server.
+	DefaultConnectTimeout = 5 * time.Second
+	// DefaultReconnectWait is the pause between reconnection attempts
+	// (nats.go adds jitter); the client retries for ever.
+	DefaultReconnectWait = time.Second
+	// DefaultRequestTimeout bounds the bus's own JetStream API calls.
+	DefaultRequestTimeout = 5 * time.Second
+)
+
+// Headers of a snapshot reply; its body is the snapshot.
+const (
+	hdrNode    = "Sockgate-Node"
+	hdrStarted = "Sockgate-Started" // the answering node's start, Unix ns
+	hdrSeq     = "Sockgate-Seq"     // stream sequence the snapshot is taken at
+)
+
+// NATSOptions configure the NATS bus; zero values mean the defaults.
+type NATSOptions struct {
+	// NodeID names this node in logs, in its NATS connection name and in
+	// its snapshot answers (default: hostname-pid).
+	NodeID string
+	// Logger receives the bus's log lines (default: none).
+	Logger zerolog.Logger
+	// SubjectPrefix starts every subject: <prefix>.room.<room> carries
+	// events and <prefix>.snapshot.<room> snapshot requests.
+	SubjectPrefix string
+	// Stream is the JetStream stream holding the events.
+	Stream string
+	// Replicas is the stream's replica count on a clustered NATS (1).
+	Replicas int
+	// MaxAge is how long the stream keeps an event (DefaultMaxAge).
+	MaxAge time.Duration
+	// MaxBytes bounds the stream (DefaultMaxBytes).
+	MaxBytes int64
+	// SnapshotTimeout, SnapshotGrace, ConnectTimeout, ReconnectWait: see
+	// the Default* constants.
+	SnapshotTimeout time.Duration
+	SnapshotGrace   time.Duration
+	ConnectTimeout  time.Duration
+	ReconnectWait   time.Duration
+}
+
+func (o NATSOptions) resolve() NATSOptions {
+	if o.NodeID == "" {
+		o.NodeID = DefaultNodeID()
+	}
+	if o.SubjectPrefix == "" {
+		o.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if o.Stream == "" {
+		o.Stream = DefaultStream
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.SnapshotTimeout <= 0 {
+		o.SnapshotTimeout = DefaultSnapshotTimeout
+	}
+	if o.SnapshotGrace <= 0 {
+		o.SnapshotGrace = DefaultSnapshotGrace
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.ReconnectWait <= 0 {
+		o.ReconnectWait = DefaultReconnectWait
+	}
+	return o
+}
+
+// DefaultNodeID is hostname-pid.
+func DefaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "sockgate"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// NATSBus is the Bus over a NATS server with JetStream. Publish stores an
+// event in one stream; the stream's sequence is the one order every node
+// applies. Each subscription reads its room's events with an ordered
+// consumer, which survives reconnections and resumes after the last event
+// it applied, and answers snapshot requests for its room with plain NATS
+// request/reply. Safe for concurrent use.
+type NATSBus struct {
+	opts    NATSOptions
+	log     zerolog.Logger
+	url     string
+	started time.Time
+	nc      *nats.Conn
+	js      jetstream.JetStream
+
+	mu     sync.Mutex
+	subs   map[*natsSub]struct{}
+	closed bool
+	wg     sync.WaitGroup // the reconnect handler's stream check; Close waits
+}
+
+// NATS connects to the NATS server at url (e.g. "nats://127.0.0.1:4222";
+// several comma-separated for a NATS cluster) and makes sure the event
+// stream exists. It fails at once, with the reason, when no server answers
+// or the server has no JetStream. Once connected, the client reconnects
+// for ever: events published while the server is away fail (Publish
+// returns the error), and every subscription resumes where it stopped.
+func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
+	opts = opts.resolve()
+	b := &NATSBus{opts: opts, url: url, started: time.Now(), subs: make(map[*natsSub]struct{}),
+		log: opts.Logger.With().Str("component", "cluster").Str("node", opts.NodeID).Logger()}
+	nc, err := nats.Connect(url,
+		nats.Name("sockgate "+opts.NodeID),
+		nats.Timeout(opts.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(opts.ReconnectWait),
+		nats.DisconnectErrHandler(b.onDisconnect),
+		nats.ReconnectHandler(b.onReconnect),
+		nats.ErrorHandler(b.onAsyncError),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to NATS at %s (is nats-server running?): %w", url, err)
+	}
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: JetStream client: %w", err)
+	}
+	if err := b.ensureStream(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Str("stream", opts.Stream).Msg("connected to NATS")
+	return b, nil
+}
+
+// ensureStream creates the event stream, or updates it to these options.
+func (b *NATSBus) ensureStream(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        b.opts.Stream,
+		Description: "sockgate room events, in the order every node applies them",
+		Subjects:    []string{b.opts.SubjectPrefix + ".room.*"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      b.opts.MaxAge,
+		MaxBytes:    b.opts.MaxBytes,
+		Replicas:    b.opts.Replicas,
+	})
+	switch {
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
+		errors.Is(err, nats.ErrNoResponders): // nobody serves the JetStream API
+		return fmt.Errorf("cluster: NATS at %s has no JetStream (start nats-server with -js): %w", b.url, err)
+	case err != nil:
+		return fmt.Errorf("cluster: create stream %s: %w", b.opts.Stream, err)
+	}
+	return nil
+}
+
+func (b *NATSBus) roomSubject(room string) string { return b.opts.SubjectPrefix + ".room." + room }
+
+func (b *NATSBus) snapshotSubject(room string) string {
+	return b.opts.SubjectPrefix + ".snapshot." + room
+}
+
+// Publish implements Bus: it returns once the stream has stored the event.
+func (b *NATSBus) Publish(ctx context.Context, room string, data []byte) error {
+	if err := checkRoom(room); err != nil {
+		return fmt.Errorf("publish to %q: %w", room, err)
+	}
+	if b.isClosed() {
+		return fmt.Errorf("publish to %q: %w", room, ErrClosed)
+	}
+	if _, err := b.js.Publish(ctx, b.roomSubject(room), data); err != nil {
+		return fmt.Errorf("publish to %q: %w", room, err)
+	}
+	return nil
+}
+
+// Close implements Bus: it unsubscribes everything and closes the
+// connection.
+func (b *NATSBus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs := make([]*natsSub, 0, len(b.subs))
+	for s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.unsubscribe()
+	}
+	b.nc.Close()
+	b.wg.Wait()
+	b.log.Info().Msg("disconnected from NATS")
+	return nil
+}
+
+func (b *NATSBus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+func (b *NATSBus) onDisconnect(_ *nats.Conn, err error) {
+	if b.isClosed() {
+		return
+	}
+	b.log.Warn().Err(err).Msg("lost the NATS connection; reconnecting (room events fail until then)")
+}
+
+func (b *NATSBus) onReconnect(nc *nats.Conn) {
+	b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+	// A server that lost its JetStream store has no stream any more.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.wg.Go(func() {
+		if err := b.ensureStream(context.Background()); err != nil && !b.isClosed() {
+			b.log.Error().Err(err).Msg("after reconnecting")
+		}
+	})
+}
+
+func (b *NATSBus) onAsyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	ev := b.log.Warn().Err(err)
+	if sub != nil {
+		ev = ev.Str("subject", sub.Subject)
+	}
+	ev.Msg("NATS error")
+}
