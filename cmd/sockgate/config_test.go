@@ -1,0 +1,76 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != ":8080" || c.engine != "native" || c.heartbeatDelay != 25*time.Second ||
+		c.disconnectDelay != 5*time.Second || c.allowedOrigins != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestConfigEnvAndFlags(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-addr", "127.0.0.1:9000"}, env(map[string]string{
+		"SOCKGATE_ADDR":            "0.0.0.0:1",
+		"SOCKGATE_HEARTBEAT_DELAY": "3s",
+		"SOCKGATE_ALLOWED_ORIGINS": "https://a.example, *.b.example",
+		"SOCKGATE_JSESSIONID":      "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:9000" {
+		t.Errorf("the flag must win over the environment: addr %q", c.addr)
+	}
+	if c.heartbeatDelay != 3*time.Second || !c.cookieNeeded {
+		t.Errorf("environment not applied: %+v", c)
+	}
+	if got := splitList(c.allowedOrigins); len(got) != 2 || got[1] != "*.b.example" {
+		t.Errorf("origins %q", got)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"bad duration in env": {nil, map[string]string{"SOCKGATE_DISCONNECT_DELAY": "soon"}},
+		"unknown flag":        {[]string{"-nope"}, nil},
+		"stray argument":      {[]string{"extra"}, nil},
+	} {
+		if _, err := parseConfig(tc.args, env(tc.env)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestConformanceAllowsAllOrigins(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-conformance"}, env(nil))
+	if err != nil || c.allowedOrigins != "*" {
+		t.Fatalf("-conformance origins %q, %v", c.allowedOrigins, err)
+	}
+	gc := gatewayConfig(c, testLogger(t), nil)
+	if len(gc.Services) != 7 || gc.Services[0].ResponseLimit != 4096 {
+		t.Fatalf("conformance services: %d, echo limit %d", len(gc.Services), gc.Services[0].ResponseLimit)
+	}
+}
+
+func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
