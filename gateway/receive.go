@@ -98,23 +98,35 @@ func (svc *service) refuse(w http.ResponseWriter, err error) {
 // bufPool holds buffers for framing frames.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// respWriter writes and flushes framed bytes with a deadline per write.
+// respWriter writes and flushes framed bytes, each write with at least
+// writeTimeout/2 to complete. The deadline is moved only when it comes
+// closer than that, not on every frame (each move is a timer change).
 type respWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	deadline time.Time
 }
 
-func newRespWriter(w http.ResponseWriter) respWriter {
-	return respWriter{w: w, rc: http.NewResponseController(w)}
+func newRespWriter(w http.ResponseWriter) *respWriter {
+	return &respWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+func (rw *respWriter) extendDeadline() {
+	now := time.Now()
+	if rw.deadline.Sub(now) > writeTimeout/2 {
+		return
+	}
+	rw.deadline = now.Add(writeTimeout)
+	_ = rw.rc.SetWriteDeadline(rw.deadline)
 }
 
 // write writes prefix, frame and suffix in one write and flushes.
-func (rw respWriter) write(prefix string, frame []byte, suffix string) (int, error) {
+func (rw *respWriter) write(prefix string, frame []byte, suffix string) (int, error) {
 	bp := bufPool.Get().(*[]byte)
 	b := append((*bp)[:0], prefix...)
 	b = append(b, frame...)
 	b = append(b, suffix...)
-	_ = rw.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	rw.extendDeadline()
 	n, err := rw.w.Write(b)
 	if err == nil {
 		err = rw.rc.Flush()
@@ -127,7 +139,7 @@ func (rw respWriter) write(prefix string, frame []byte, suffix string) (int, err
 }
 
 // flush sends what was written so far.
-func (rw respWriter) flush() error {
-	_ = rw.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+func (rw *respWriter) flush() error {
+	rw.extendDeadline()
 	return rw.rc.Flush()
 }

@@ -92,12 +92,17 @@ func New(cfg Config) (*Server, error) {
 		health = mux.NewRouter()
 		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: 10 * time.Second, ErrorLog: newStdLogger(s.log)}
 	}
-	health.Handle("/healthz", routeLabel("healthz", http.HandlerFunc(s.serveHealthz)))
-	health.Handle("/readyz", routeLabel("readyz", http.HandlerFunc(s.serveReadyz)))
-	health.Handle("/metrics", routeLabel("metrics", s.metrics.handler()))
+	// Exact-path matchers: gorilla/mux path templates cost a regexp per
+	// request, and every request passes these routes.
+	health.MatcherFunc(exactPath("/healthz")).Handler(routeLabel("healthz", http.HandlerFunc(s.serveHealthz)))
+	health.MatcherFunc(exactPath("/readyz")).Handler(routeLabel("readyz", http.HandlerFunc(s.serveReadyz)))
+	health.MatcherFunc(exactPath("/metrics")).Handler(routeLabel("metrics", s.metrics.handler()))
 	if cfg.BasePath != "" {
-		root.PathPrefix(cfg.BasePath + "/").Handler(http.StripPrefix(cfg.BasePath, app))
-		root.Path(cfg.BasePath).Handler(http.RedirectHandler(cfg.BasePath+"/", http.StatusMovedPermanently))
+		base := cfg.BasePath
+		root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+			return strings.HasPrefix(r.URL.Path, base+"/")
+		}).Handler(http.StripPrefix(base, app))
+		root.MatcherFunc(exactPath(base)).Handler(http.RedirectHandler(base+"/", http.StatusMovedPermanently))
 		root.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
 	} else {
 		root.NotFoundHandler = app
@@ -153,6 +158,11 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 		return p == prefix || strings.HasPrefix(p, prefix) && p[len(prefix)] == '/'
 	}).Handler(h)
 	return nil
+}
+
+// exactPath matches one path without a regexp.
+func exactPath(path string) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool { return r.URL.Path == path }
 }
 
 // Handler is the gateway's whole HTTP handler, for embedding it elsewhere.

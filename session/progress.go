@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -101,6 +102,14 @@ func (p *progress) asking(all bool) {
 // waitHandled waits until the message numbered seq is handled, SendGrace
 // passes, done closes or ctx ends.
 func (p *progress) waitHandled(ctx context.Context, seq uint64, done <-chan struct{}) {
+	// A handler in a Recv loop usually catches up as soon as it runs: let
+	// it, before paying for a timer and a channel.
+	for range 3 {
+		if p.handledUpTo(seq) {
+			return
+		}
+		runtime.Gosched()
+	}
 	var timer *time.Timer
 	for {
 		p.mu.Lock()
@@ -142,4 +151,10 @@ func (p *progress) idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.handled >= p.delivered
+}
+
+func (p *progress) handledUpTo(seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handled >= seq
 }

@@ -16,6 +16,7 @@ type Receiver struct {
 	wakeCh    chan struct{}
 	gone      chan struct{} // closed by Detach
 	heartbeat *time.Timer
+	lastFrame time.Time // when Next last returned a frame (pull mode)
 
 	notify       func()      // push mode: called instead of waking wakeCh
 	heartbeatDue atomic.Bool // push mode: a heartbeat is due
@@ -70,7 +71,7 @@ func (s *SockJS) attach(notify func()) (*Receiver, error) {
 	if s.recv != nil {
 		return nil, ErrReceiverAttached
 	}
-	r := &Receiver{s: s, gone: make(chan struct{}), notify: notify}
+	r := &Receiver{s: s, gone: make(chan struct{}), notify: notify, lastFrame: time.Now()}
 	if notify == nil {
 		r.wakeCh = make(chan struct{}, 1)
 	}
@@ -118,11 +119,13 @@ func (r *Receiver) Next(ctx context.Context) (frame []byte, last bool, err error
 	for {
 		frame, last, ok, err := r.TryNext(ctx)
 		if ok || err != nil {
+			r.lastFrame = time.Now()
 			return frame, last, err
 		}
 		if hb, ok := r.wait(ctx); !ok {
 			return nil, true, ctx.Err()
 		} else if hb {
+			r.lastFrame = time.Now()
 			return HeartbeatFrame, false, nil
 		}
 	}
@@ -167,20 +170,27 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 
 // wait blocks until woken (false, true), the heartbeat is due (true, true)
 // or ctx ends (_, false).
+// The heartbeat timer is armed once and re-armed only when it fires, so a
+// busy stream does not pay a timer change per frame.
 func (r *Receiver) wait(ctx context.Context) (heartbeat, ok bool) {
 	d := r.s.opts.HeartbeatDelay
 	if r.heartbeat == nil {
 		r.heartbeat = time.NewTimer(d)
-	} else {
-		r.heartbeat.Reset(d)
 	}
-	select {
-	case <-r.wakeCh:
-		return false, true
-	case <-r.heartbeat.C:
-		return true, true
-	case <-ctx.Done():
-		return false, false
+	for {
+		select {
+		case <-r.wakeCh:
+			return false, true
+		case <-r.heartbeat.C:
+			if idle := time.Since(r.lastFrame); idle < d {
+				r.heartbeat.Reset(d - idle)
+				continue
+			}
+			r.heartbeat.Reset(d)
+			return true, true
+		case <-ctx.Done():
+			return false, false
+		}
 	}
 }
 
