@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,10 +8,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 const (
@@ -27,35 +27,12 @@ const (
 	logTail = 16 << 10
 )
 
-// syncBuffer collects a process's output; safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail is the last n bytes of the output.
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "...\n" + s[len(s)-n:]
-	}
-	return s
-}
-
 // node is one running sockgate.
 type node struct {
 	name string
 	url  string // "http://127.0.0.1:PORT"
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testbin.Output
 	done chan struct{} // closed when the process has exited
 	err  error         // of Wait, valid after done
 }
@@ -65,7 +42,7 @@ type node struct {
 func startNode(t *testing.T, name, natsURL string) *node {
 	t.Helper()
 	addr := freeAddr(t)
-	n := &node{name: name, url: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
+	n := &node{name: name, url: "http://" + addr, out: &testbin.Output{}, done: make(chan struct{})}
 	n.cmd = exec.Command(sockgateBin, "-addr", addr, "-nats-url", natsURL, "-node-id", name,
 		"-log-level", "warn", "-drain-timeout", drainTimeout.String())
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
@@ -91,7 +68,7 @@ func (n *node) waitReady(t *testing.T) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-n.done:
-			t.Fatalf("%s exited before answering (%v):\n%s", n.name, n.err, n.out.tail(logTail))
+			t.Fatalf("%s exited before answering (%v):\n%s", n.name, n.err, n.out.Tail(logTail))
 		default:
 		}
 		resp, err := client.Get(n.url + "/healthz")
@@ -105,7 +82,7 @@ func (n *node) waitReady(t *testing.T) {
 		last = err
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s did not answer /healthz within %v (last: %v):\n%s", n.name, startTimeout, last, n.out.tail(logTail))
+	t.Fatalf("%s did not answer /healthz within %v (last: %v):\n%s", n.name, startTimeout, last, n.out.Tail(logTail))
 }
 
 // terminate sends SIGTERM and waits for the node to exit 0.
@@ -115,10 +92,10 @@ func (n *node) terminate(t *testing.T) {
 	select {
 	case <-n.done:
 		if n.err != nil {
-			t.Fatalf("%s exited with %v after SIGTERM:\n%s", n.name, n.err, n.out.tail(logTail))
+			t.Fatalf("%s exited with %v after SIGTERM:\n%s", n.name, n.err, n.out.Tail(logTail))
 		}
 	case <-time.After(stopTimeout):
-		t.Fatalf("%s still running %v after SIGTERM:\n%s", n.name, stopTimeout, n.out.tail(logTail))
+		t.Fatalf("%s still running %v after SIGTERM:\n%s", n.name, stopTimeout, n.out.Tail(logTail))
 	}
 }
 
@@ -137,7 +114,7 @@ func (n *node) stop(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("%s output (%v):\n%s", n.name, n.err, n.out.tail(logTail))
+		t.Logf("%s output (%v):\n%s", n.name, n.err, n.out.Tail(logTail))
 	}
 }
 

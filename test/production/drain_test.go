@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/test/internal/testbin"
 	"github.com/sockgate/sockgate/test/sockjsclient"
 )
 
@@ -34,38 +34,12 @@ const (
 	echoesBeforeSignal = 20
 )
 
-// lockedBuffer collects a process's output for the test log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // buildSockgate builds cmd/sockgate into a temporary directory.
 func buildSockgate(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sockgate")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/sockgate")...)
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := testbin.Build(t.TempDir(), raceEnabled)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -180,7 +154,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	bin := buildSockgate(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
-	var output lockedBuffer
+	var output testbin.Output
 	cmd := exec.Command(bin, "-addr", addr, "-drain-timeout", drainTimeout.String(),
 		"-disconnect-delay", "30s", "-log-level", "info")
 	cmd.Stdout, cmd.Stderr = &output, &output

@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 // Where the suite points, resolved once by TestMain.
@@ -83,8 +84,8 @@ func runSpawned(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "sockgate")
-	if err := buildGateway(bin); err != nil {
+	bin, err := testbin.Build(dir, raceEnabled)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "protocol:", err)
 		return 1
 	}
@@ -116,45 +117,6 @@ func runSpawned(m *testing.M) int {
 		}
 	}
 	return code
-}
-
-// moduleRoot finds the directory holding go.mod, upwards from the working
-// directory (go test runs in the package directory).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// buildGateway compiles ./cmd/sockgate to bin, with the race detector when
-// the suite itself runs with it.
-func buildGateway(bin string) error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "./cmd/sockgate")...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go build ./cmd/sockgate: %v\n%s", err, out)
-	}
-	return nil
 }
 
 // gateway is one spawned sockgate process.

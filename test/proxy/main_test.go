@@ -3,9 +3,9 @@ package proxy
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 // sockgateBin is the gateway binary every test runs, built by TestMain.
@@ -16,34 +16,15 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if bin := os.Getenv("SOCKGATE_BIN"); bin != "" {
-		sockgateBin = bin
-		return m.Run()
-	}
 	dir, err := os.MkdirTemp("", "sockgate-proxy-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "proxy:", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	sockgateBin = filepath.Join(dir, "sockgate")
-	if err := buildGateway(sockgateBin); err != nil {
+	if sockgateBin, err = testbin.Build(dir, false); err != nil {
 		fmt.Fprintln(os.Stderr, "proxy:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// buildGateway compiles cmd/sockgate into bin.
-func buildGateway(bin string) error {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/sockgate")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/sockgate: %v\n%s", err, out)
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,10 +9,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 const (
@@ -25,27 +25,6 @@ const (
 	// logTail is how much of a process's output a failed test prints.
 	logTail = 16 << 10
 )
-
-// syncBuffer collects a process's output; safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// tail is the last n bytes of the output, from a line start.
-func (b *syncBuffer) tail(n int) string { return tail(b.String(), n) }
 
 // tail is the last n bytes of s, from a line start.
 func tail(s string, n int) string {
@@ -64,7 +43,7 @@ func tail(s string, n int) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testbin.Output
 	done chan struct{} // closed when the process has exited
 	err  error         // of Wait, valid after done
 }
@@ -73,7 +52,7 @@ type proc struct {
 // with t.Cleanup; deathSig is what it gets if the test binary dies first.
 func startProc(t *testing.T, name string, deathSig syscall.Signal, argv ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: &testbin.Output{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
 	if err := p.cmd.Start(); err != nil {
@@ -106,7 +85,7 @@ func (p *proc) stop(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("%s output (%v):\n%s", p.name, p.err, p.out.tail(logTail))
+		t.Logf("%s output (%v):\n%s", p.name, p.err, tail(p.out.String(), logTail))
 	}
 }
 
@@ -151,7 +130,7 @@ func waitHTTP(t *testing.T, p *proc, url string, want int) {
 	var last string
 	for time.Now().Before(deadline) {
 		if p.exited() {
-			t.Fatalf("%s exited before answering %s (%v):\n%s", p.name, url, p.err, p.out.tail(logTail))
+			t.Fatalf("%s exited before answering %s (%v):\n%s", p.name, url, p.err, tail(p.out.String(), logTail))
 		}
 		status, body, err := get(client, url)
 		if err == nil && status == want {
@@ -160,7 +139,7 @@ func waitHTTP(t *testing.T, p *proc, url string, want int) {
 		last = fmt.Sprintf("HTTP %d %q, %v", status, body, err)
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s: %s did not answer %d within %v (last: %s):\n%s", p.name, url, want, startTimeout, last, p.out.tail(logTail))
+	t.Fatalf("%s: %s did not answer %d within %v (last: %s):\n%s", p.name, url, want, startTimeout, last, tail(p.out.String(), logTail))
 }
 
 // get fetches url and returns its status and (at most 4 KiB of) body.
