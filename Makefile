@@ -7,6 +7,7 @@ GOFILES   := $(shell git ls-files '*.go' 2>/dev/null)
 FUZZTIME  ?= 10s
 # Debian packages the tests need, installed by `make deps` when missing.
 APT_PKGS  := chromium nginx haproxy
+BENCH     ?= short
 
 .PHONY: all build run assets deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
 
@@ -70,6 +71,11 @@ test-browser: deps build
 lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## bench: load runs against the native engine, the compat engine and a plain gorilla/websocket
+## server, one table (BENCH=full for the issue's sizes, about 13 minutes); see BENCHMARKS.md
+bench: assets
+	BENCH=$(BENCH) GO=$(GO) sh test/bench/run.sh
 
 clean:
 	rm -rf bin static/dist/sockjs.min.js static/node_modules test/browser/node_modules

@@ -60,7 +60,7 @@ func runBroadcast(ctx context.Context, c config, d *dialer) result {
 	first, lastSend := b.publish(ctx, pub)
 	expected := int64(opened) * int64(c.messages)
 	b.waitDelivered(ctx, expected, lastSend.Add(c.timeout))
-	serverCPU, clientCPU := cpu.used(b.errs)
+	use := cpu.used(b.errs)
 
 	r.Subscribed = int(b.warmed.Load())
 	r.Messages = c.messages
@@ -71,7 +71,7 @@ func runBroadcast(ctx context.Context, c config, d *dialer) result {
 	}
 	r.P50ms = millis(b.hist.quantile(0.50))
 	r.P99ms = millis(b.hist.quantile(0.99))
-	r.setCPU(serverCPU, clientCPU, r.Delivered)
+	r.setCPU(use, r.Delivered)
 	if last := b.last.Load(); last > 0 {
 		r.DeliverAllMs = millis(time.Duration(last - first.UnixNano()))
 		r.TailMs = millis(time.Duration(last - lastSend.UnixNano()))

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,9 +31,10 @@ type conn interface {
 	Close()
 }
 
-// dialer opens sessions on one service, spreading the connections over
-// several source addresses (127.0.0.1, 127.0.0.2, ...): there are only
-// about 28,000 ephemeral ports per source and destination address pair.
+// dialer opens sessions on one service. On a loopback server it spreads
+// the connections over several source addresses (127.0.0.1, 127.0.0.2,
+// ...): there are only about 28,000 ephemeral ports per source and
+// destination address pair. Every dial is bounded by its context.
 type dialer struct {
 	baseURL   string // http://host:port/prefix
 	transport string
@@ -46,20 +49,29 @@ func newDialer(baseURL, transport string, sources int) (*dialer, error) {
 	if !strings.HasPrefix(baseURL, "http://") {
 		return nil, fmt.Errorf("-url %q: want http://host:port/prefix", baseURL)
 	}
-	if !knownTransport(transport) {
+	if !slices.Contains(sockjsclient.Transports, transport) {
 		return nil, fmt.Errorf("-transport %q: want one of %s", transport, strings.Join(sockjsclient.Transports, ", "))
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("-url: %w", err)
+	}
+	loopback := net.ParseIP(u.Hostname()).IsLoopback()
+	if !loopback {
+		sources = 1
 	}
 	sources = min(max(sources, 1), 250)
 	d := &dialer{baseURL: strings.TrimSuffix(baseURL, "/"), transport: transport}
 	for i := range sources {
-		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
-		nd := &net.Dialer{LocalAddr: local, Timeout: 30 * time.Second}
+		nd := &net.Dialer{}
+		if loopback {
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
 		d.ws = append(d.ws, &websocket.Dialer{
-			NetDialContext:   nd.DialContext,
-			HandshakeTimeout: 30 * time.Second,
-			ReadBufferSize:   4096,
-			WriteBufferSize:  1024,
-			WriteBufferPool:  wsWriteBuffers,
+			NetDialContext:  nd.DialContext,
+			ReadBufferSize:  4096,
+			WriteBufferSize: 1024,
+			WriteBufferPool: wsWriteBuffers,
 		})
 		d.http = append(d.http, &http.Client{Transport: &http.Transport{
 			DialContext:         nd.DialContext,
@@ -69,15 +81,6 @@ func newDialer(baseURL, transport string, sources int) (*dialer, error) {
 		}})
 	}
 	return d, nil
-}
-
-func knownTransport(t string) bool {
-	for _, k := range sockjsclient.Transports {
-		if t == k {
-			return true
-		}
-	}
-	return false
 }
 
 // dial opens one session; it returns after the server's open frame.

@@ -27,7 +27,7 @@ type config struct {
 	messages    int           // broadcast
 	rate        float64       // broadcast, messages per second
 	hold        time.Duration // idle
-	pid         int           // the server's, for VmRSS
+	pid         int           // the server's, for its CPU time and VmRSS
 	metricsURL  string        // go_goroutines
 	timeout     time.Duration // bounds every wait
 	sources     int           // source addresses; 0 picks by session count
@@ -54,10 +54,10 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.messages, "messages", 0, "broadcast: messages to publish (default: 10 seconds' worth at -rate)")
 	fs.Float64Var(&c.rate, "rate", 10, "broadcast: messages published per second")
 	fs.DurationVar(&c.hold, "hold", 5*time.Second, "idle: how long to hold the sessions open before measuring")
-	fs.IntVar(&c.pid, "pid", 0, "idle: the server's process id, for VmRSS from /proc/<pid>/status")
+	fs.IntVar(&c.pid, "pid", 0, "the server's process id: its CPU time (echo, broadcast) and VmRSS (idle) are read from /proc/<pid>")
 	fs.StringVar(&c.metricsURL, "metrics-url", "", "idle: where go_goroutines is read (default: /metrics on the -url host)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "bound of every wait: a dial, an echo, a send, the last broadcast deliveries")
-	fs.IntVar(&c.sources, "sources", 0, "source addresses 127.0.0.1, .2, ... to spread connections over (default: one per 10,000 sessions)")
+	fs.IntVar(&c.sources, "sources", 0, "source addresses 127.0.0.1, .2, ... to spread connections over, for a loopback server (default: 1 + sessions/10,000)")
 	fs.IntVar(&c.concurrency, "dial-concurrency", 200, "sessions being opened at once")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load tool's CPU profile to this file")
 	if err := fs.Parse(args); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -14,37 +15,158 @@ import (
 const clockTick = 10 * time.Millisecond
 
 // cpuMeter measures the CPU time the server (when its pid is known) and
-// the load tool itself use from startCPU to used.
+// the load tool itself use from startCPU to used, and how busy the CPUs
+// the server is pinned to were.
 type cpuMeter struct {
 	pid            int
 	server, client time.Duration
-	serverErr      error
+	cores          []int         // the server's CPUs, when the tool runs on others
+	coresBusy      time.Duration // their busy time
+	err            error
+}
+
+// cpuUse is what a cpuMeter measured.
+type cpuUse struct {
+	server, client time.Duration
+	// others is the time the server's CPUs were busy with anything but the
+	// server: other processes, or interrupts; -1 when not known (the
+	// server is not pinned apart from the load tool).
+	others time.Duration
 }
 
 func startCPU(pid int) cpuMeter {
 	m := cpuMeter{pid: pid, client: selfCPU()}
-	if pid > 0 {
-		m.server, m.serverErr = processCPU(pid)
+	if pid <= 0 {
+		return m
+	}
+	m.server, m.err = processCPU(pid)
+	m.cores = separateCores(pid)
+	if len(m.cores) > 0 && m.err == nil {
+		m.coresBusy, m.err = coresBusy(m.cores)
 	}
 	return m
 }
 
 // used returns the CPU time used since startCPU; a failure to read the
 // server's is counted in errs and gives zero.
-func (m cpuMeter) used(errs *errorCounter) (server, client time.Duration) {
-	client = selfCPU() - m.client
+func (m cpuMeter) used(errs *errorCounter) cpuUse {
+	u := cpuUse{client: selfCPU() - m.client, others: -1}
 	if m.pid <= 0 {
-		return 0, client
+		return u
 	}
 	now, err := processCPU(m.pid)
+	busy := m.coresBusy
+	if err == nil && len(m.cores) > 0 {
+		busy, err = coresBusy(m.cores)
+	}
 	if err == nil {
-		err = m.serverErr
+		err = m.err
 	}
 	if err != nil {
 		errs.add("cpu", err)
-		return 0, client
+		return u
 	}
-	return now - m.server, client
+	u.server = now - m.server
+	if len(m.cores) > 0 {
+		u.others = max(busy-m.coresBusy-u.server, 0)
+	}
+	return u
+}
+
+// separateCores returns the CPUs process pid may run on when the load tool
+// may run on none of them, else nil.
+func separateCores(pid int) []int {
+	server, err := allowedCPUs(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil
+	}
+	self, err := allowedCPUs("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	for _, c := range server {
+		for _, s := range self {
+			if c == s {
+				return nil
+			}
+		}
+	}
+	return server
+}
+
+// allowedCPUs reads Cpus_allowed_list ("0", "0-3,6") of a status file.
+func allowedCPUs(statusFile string) ([]int, error) {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		list, ok := bytes.CutPrefix(line, []byte("Cpus_allowed_list:"))
+		if !ok {
+			continue
+		}
+		return parseCPUList(string(bytes.TrimSpace(list)))
+	}
+	return nil, fmt.Errorf("%s: no Cpus_allowed_list", statusFile)
+}
+
+func parseCPUList(list string) ([]int, error) {
+	var cpus []int
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("cpu list %q: %w", list, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return nil, fmt.Errorf("cpu list %q: %w", list, err)
+			}
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}
+
+// coresBusy is the time CPUs cores have spent not idle, from /proc/stat.
+func coresBusy(cores []int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseCoresBusy(b, cores)
+}
+
+// parseCoresBusy adds up user, nice, system, irq, softirq and steal of the
+// "cpuN" lines of /proc/stat for the cores asked.
+func parseCoresBusy(stat []byte, cores []int) (time.Duration, error) {
+	want := map[string]bool{}
+	for _, c := range cores {
+		want["cpu"+strconv.Itoa(c)] = true
+	}
+	var ticks int64
+	found := 0
+	for _, line := range bytes.Split(stat, []byte("\n")) {
+		f := strings.Fields(string(line))
+		if len(f) < 9 || !want[f[0]] {
+			continue
+		}
+		found++
+		for _, i := range []int{1, 2, 3, 6, 7, 8} {
+			n, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/stat %s: %w", f[0], err)
+			}
+			ticks += n
+		}
+	}
+	if found != len(cores) {
+		return 0, fmt.Errorf("/proc/stat: %d of %d cpus", found, len(cores))
+	}
+	return time.Duration(ticks) * clockTick, nil
 }
 
 // selfCPU is the user and system time of this process.

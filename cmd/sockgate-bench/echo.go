@@ -35,7 +35,7 @@ func runEcho(ctx context.Context, c config, d *dialer) result {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	serverCPU, clientCPU := cpu.used(errs)
+	use := cpu.used(errs)
 	closeAll(conns)
 	d.closeIdle()
 	r := newResult(c)
@@ -44,7 +44,7 @@ func runEcho(ctx context.Context, c config, d *dialer) result {
 	r.RoundTripsSec = round(float64(r.RoundTrips)/elapsed.Seconds(), 1)
 	r.P50us = micros(hist.quantile(0.50))
 	r.P99us = micros(hist.quantile(0.99))
-	r.setCPU(serverCPU, clientCPU, r.RoundTrips)
+	r.setCPU(use, r.RoundTrips)
 	r.setErrors(errs)
 	return r
 }

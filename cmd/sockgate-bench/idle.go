@@ -20,30 +20,45 @@ import (
 func runIdle(ctx context.Context, c config, d *dialer) result {
 	errs := newErrorCounter()
 	r := newResult(c)
-	rss0, err := readRSS(c.pid)
-	if err != nil {
-		errs.add("rss", err)
-	}
-	m0, err := readMetrics(ctx, c.metricsURL, c.timeout)
-	if err != nil {
-		errs.add("metrics", err)
-	}
+	before := sampleServer(ctx, c, errs)
 	start := time.Now()
 	conns := openAll(ctx, d, c.sessions, c.concurrency, c.timeout, errs)
-	var closing atomic.Bool
-	var dead atomic.Int64
-	var readers sync.WaitGroup
+	w := watch(conns, errs)
+	sleep(ctx, c.hold)
+	after := sampleServer(ctx, c, errs)
+	r.Seconds = round(time.Since(start).Seconds(), 2)
+	r.Opened = countOpen(conns)
+	r.Alive = r.Opened - int(w.dead.Load())
+	r.setServerCost(before, after)
+	r.setErrors(errs)
+	w.closing.Store(true)
+	closeAll(conns)
+	w.readers.Wait()
+	d.closeIdle()
+	return r
+}
+
+// watcher reads every held session, so that heartbeats are answered and a
+// session the server ends is counted.
+type watcher struct {
+	closing atomic.Bool
+	dead    atomic.Int64
+	readers sync.WaitGroup
+}
+
+func watch(conns []conn, errs *errorCounter) *watcher {
+	w := &watcher{}
 	for _, cn := range conns {
 		if cn == nil {
 			continue
 		}
-		readers.Add(1)
+		w.readers.Add(1)
 		go func() {
-			defer readers.Done()
+			defer w.readers.Done()
 			for {
 				if _, err := cn.Next(time.Time{}); err != nil {
-					if !closing.Load() {
-						dead.Add(1)
+					if !w.closing.Load() {
+						w.dead.Add(1)
 						errs.add("idle", err)
 					}
 					return
@@ -51,43 +66,51 @@ func runIdle(ctx context.Context, c config, d *dialer) result {
 			}
 		}()
 	}
-	sleep(ctx, c.hold)
-	rss1, err := readRSS(c.pid)
-	if err != nil {
+	return w
+}
+
+// serverSample is the server's memory and goroutines at one time.
+type serverSample struct {
+	rssKiB  int64
+	metrics map[string]float64
+}
+
+func sampleServer(ctx context.Context, c config, errs *errorCounter) serverSample {
+	var s serverSample
+	var err error
+	if s.rssKiB, err = readRSS(c.pid); err != nil {
 		errs.add("rss", err)
 	}
-	m1, err := readMetrics(ctx, c.metricsURL, c.timeout)
-	if err != nil {
+	if s.metrics, err = readMetrics(ctx, c.metricsURL, c.timeout); err != nil {
 		errs.add("metrics", err)
 	}
-	r.Seconds = round(time.Since(start).Seconds(), 2)
-	r.Opened = countOpen(conns)
-	r.Alive = r.Opened - int(dead.Load())
-	r.RSSBeforeKiB, r.RSSAfterKiB = rss0, rss1
-	r.GoroutinesFrom, r.GoroutinesTo = int64(m0[metricGoroutines]), int64(m1[metricGoroutines])
-	if r.Opened > 0 {
-		n := float64(r.Opened)
-		if rss0 > 0 && rss1 > 0 {
-			r.KiBPerSession = round(float64(rss1-rss0)/n, 2)
-		}
-		perSession := func(name string, scale float64) float64 {
-			a, okA := m0[name]
-			b, okB := m1[name]
-			if !okA || !okB {
-				return 0
-			}
-			return round((b-a)/scale/n, 2)
-		}
-		r.GoroutinesPerSn = perSession(metricGoroutines, 1)
-		r.HeapKiBPerSn = perSession(metricHeapInuse, 1024)
-		r.StackKiBPerSn = perSession(metricStackInuse, 1024)
+	return s
+}
+
+// setServerCost sets the per-session figures from samples taken before the
+// sessions opened and after they were held.
+func (r *result) setServerCost(before, after serverSample) {
+	r.RSSBeforeKiB, r.RSSAfterKiB = before.rssKiB, after.rssKiB
+	r.GoroutinesFrom = int64(before.metrics[metricGoroutines])
+	r.GoroutinesTo = int64(after.metrics[metricGoroutines])
+	if r.Opened == 0 {
+		return
 	}
-	r.setErrors(errs)
-	closing.Store(true)
-	closeAll(conns)
-	readers.Wait()
-	d.closeIdle()
-	return r
+	n := float64(r.Opened)
+	if before.rssKiB > 0 && after.rssKiB > 0 {
+		r.KiBPerSession = round(float64(after.rssKiB-before.rssKiB)/n, 2)
+	}
+	perSession := func(name string, scale float64) float64 {
+		a, okA := before.metrics[name]
+		b, okB := after.metrics[name]
+		if !okA || !okB {
+			return 0
+		}
+		return round((b-a)/scale/n, 2)
+	}
+	r.GoroutinesPerSn = perSession(metricGoroutines, 1)
+	r.HeapKiBPerSn = perSession(metricHeapInuse, 1024)
+	r.StackKiBPerSn = perSession(metricStackInuse, 1024)
 }
 
 // readRSS is VmRSS of process pid, in KiB.

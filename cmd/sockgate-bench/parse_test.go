@@ -126,3 +126,21 @@ func TestParseStatCPU(t *testing.T) {
 		t.Fatalf("processCPU(self) = %v, %v", d, err)
 	}
 }
+
+func TestCPULists(t *testing.T) {
+	t.Parallel()
+	got, err := parseCPUList("0-2,5")
+	if err != nil || len(got) != 4 || got[0] != 0 || got[2] != 2 || got[3] != 5 {
+		t.Fatalf("parseCPUList = %v, %v", got, err)
+	}
+	if _, err := parseCPUList("a"); err == nil {
+		t.Fatal("bad list: want an error")
+	}
+	stat := "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 1 20 500 7 3 4 5 0 0\ncpu1 100 0 0 0 0 0 0 0 0 0\n"
+	if d, err := parseCoresBusy([]byte(stat), []int{0}); err != nil || d != 43*clockTick {
+		t.Fatalf("parseCoresBusy = %v, %v; want 43 ticks", d, err)
+	}
+	if _, err := parseCoresBusy([]byte(stat), []int{7}); err == nil {
+		t.Fatal("missing cpu: want an error")
+	}
+}

@@ -71,12 +71,11 @@ func readResults(name string) ([]result, error) {
 	return out, sc.Err()
 }
 
-// group is the runs of one scenario, transport and size, merged by server.
+// group is the runs of one scenario, transport and size, by server.
 type group struct {
 	scenario, transport string
 	sessions            int
 	runs                map[string][]result
-	by                  map[string]result
 }
 
 func groupResults(results []result) []*group {
@@ -92,36 +91,27 @@ func groupResults(results []result) []*group {
 		}
 		g.runs[r.Server] = append(g.runs[r.Server], r)
 	}
-	for _, g := range groups {
-		g.by = make(map[string]result, len(g.runs))
-		for server, rs := range g.runs {
-			g.by[server] = mergeRuns(rs)
-		}
-	}
 	return groups
 }
 
-// mergeRuns combines the runs (rounds) of one server in one group: counts
-// add up, CPU per operation is total CPU over total operations, and every
-// other figure is the median of the rounds, so that a round disturbed by
-// something else on the machine does not weigh.
-func mergeRuns(rs []result) result {
-	if len(rs) == 1 {
-		return rs[0]
-	}
+// totals adds up the counts of several runs (rounds) of one server.
+func totals(rs []result) result {
 	m := rs[0]
 	for _, r := range rs[1:] {
 		m.Seconds += r.Seconds
 		m.RoundTrips += r.RoundTrips
 		m.Expected += r.Expected
 		m.Delivered += r.Delivered
-		m.Subscribed += r.Subscribed
 		m.Opened += r.Opened
 		m.Alive += r.Alive
 		m.Errors += r.Errors
 		m.Spurious2010 += r.Spurious2010
 		m.ServerCPUSec += r.ServerCPUSec
-		m.ClientCPUSec += r.ClientCPUSec
+		if m.OthersCPUSec < 0 || r.OthersCPUSec < 0 {
+			m.OthersCPUSec = -1 // unknown for one round: unknown
+		} else {
+			m.OthersCPUSec += r.OthersCPUSec
+		}
 	}
 	if m.Expected > 0 {
 		m.Fraction = round(float64(m.Delivered)/float64(m.Expected), 4)
@@ -129,65 +119,53 @@ func mergeRuns(rs []result) result {
 	if ops := m.RoundTrips + m.Delivered; ops > 0 && m.ServerCPUSec > 0 {
 		m.ServerCPUusPerOp = round(m.ServerCPUSec*1e6/float64(ops), 2)
 	}
-	for _, f := range []func(*result) *float64{
-		func(r *result) *float64 { return &r.RoundTripsSec },
-		func(r *result) *float64 { return &r.P50us },
-		func(r *result) *float64 { return &r.P99us },
-		func(r *result) *float64 { return &r.P50ms },
-		func(r *result) *float64 { return &r.P99ms },
-		func(r *result) *float64 { return &r.TailMs },
-		func(r *result) *float64 { return &r.DeliverAllMs },
-		func(r *result) *float64 { return &r.KiBPerSession },
-		func(r *result) *float64 { return &r.GoroutinesPerSn },
-		func(r *result) *float64 { return &r.HeapKiBPerSn },
-		func(r *result) *float64 { return &r.StackKiBPerSn },
-	} {
-		*f(&m) = median(rs, func(r result) float64 { return *f(&r) })
-	}
 	return m
 }
 
-func median(rs []result, f func(result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-// metric is one row of a group: a number read from a result, compared
-// across servers, or a text (counts) that is not.
+// metric is one row of a group. A per-round figure (round trips/s, a
+// latency) is shown as the best round and, with several rounds, the median
+// one; something else running on the machine only ever makes a round
+// worse. A total (CPU per operation, delivered fraction) is read from the
+// rounds added up. Text rows (counts) are not compared.
 type metric struct {
-	name  string
-	value func(result) float64
-	text  func(result) string
+	name   string
+	value  func(result) float64
+	higher bool // per-round: a higher value is better
+	total  bool // read from the rounds added up
+	text   func(result) string
 }
 
 func errorsText(r result) string { return fmt.Sprintf("%d (%d)", r.Errors, r.Spurious2010) }
 
+// othersText is how busy the server's CPU was with anything else, in
+// percent of the time: the noise in the figures above it.
+func othersText(r result) string {
+	if r.OthersCPUSec < 0 || r.Seconds <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(100*r.OthersCPUSec/r.Seconds, 'f', 1, 64)
+}
+
 func metricsOf(scenario string) []metric {
 	errs := metric{name: "errors (spurious 2010)", text: errorsText}
+	others := metric{name: "others on server CPU %", text: othersText}
 	switch scenario {
 	case scenarioEcho:
 		return []metric{
-			{name: "round trips/s", value: func(r result) float64 { return r.RoundTripsSec }},
+			{name: "round trips/s", value: func(r result) float64 { return r.RoundTripsSec }, higher: true},
 			{name: "p50 latency us", value: func(r result) float64 { return r.P50us }},
 			{name: "p99 latency us", value: func(r result) float64 { return r.P99us }},
-			{name: "server CPU us/round trip", value: func(r result) float64 { return r.ServerCPUusPerOp }},
-			errs,
+			{name: "server CPU us/round trip", value: func(r result) float64 { return r.ServerCPUusPerOp }, total: true},
+			others, errs,
 		}
 	case scenarioBroadcast:
 		return []metric{
-			{name: "delivered %", value: func(r result) float64 { return 100 * r.Fraction }},
+			{name: "delivered %", value: func(r result) float64 { return 100 * r.Fraction }, total: true},
 			{name: "p50 delivery ms", value: func(r result) float64 { return r.P50ms }},
 			{name: "p99 delivery ms", value: func(r result) float64 { return r.P99ms }},
 			{name: "all delivered, ms after last send", value: func(r result) float64 { return r.TailMs }},
-			{name: "server CPU us/delivery", value: func(r result) float64 { return r.ServerCPUusPerOp }},
-			errs,
+			{name: "server CPU us/delivery", value: func(r result) float64 { return r.ServerCPUusPerOp }, total: true},
+			others, errs,
 		}
 	}
 	return []metric{
@@ -200,15 +178,46 @@ func metricsOf(scenario string) []metric {
 	}
 }
 
-// cell formats one metric of one server's merged runs.
-func cell(m metric, r result, ok bool) string {
+// figure is one metric of one server: the value compared, and how it is
+// shown.
+type figure struct {
+	value float64
+	shown string
+	ok    bool // a number to compare
+}
+
+func figureOf(m metric, rs []result) figure {
 	switch {
-	case !ok:
-		return "-"
+	case len(rs) == 0:
+		return figure{shown: "-"}
 	case m.text != nil:
-		return m.text(r)
+		return figure{shown: m.text(totals(rs))}
+	case m.total:
+		v := m.value(totals(rs))
+		return figure{value: v, shown: formatNumber(v), ok: true}
 	}
-	return formatNumber(m.value(r))
+	vals := make([]float64, len(rs))
+	for i, r := range rs {
+		vals[i] = m.value(r)
+	}
+	sort.Float64s(vals)
+	best := vals[0]
+	if m.higher {
+		best = vals[len(vals)-1]
+	}
+	f := figure{value: best, shown: formatNumber(best), ok: true}
+	if len(vals) > 1 {
+		f.shown += " (" + formatNumber(median(vals)) + ")"
+	}
+	return f
+}
+
+// median of sorted values.
+func median(v []float64) float64 {
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func formatNumber(v float64) string {
@@ -221,30 +230,28 @@ func formatNumber(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-// ratio formats subject/other for a metric, "-" when either is missing.
-func ratio(m metric, subject, other result, okS, okO bool) string {
-	if m.value == nil || !okS || !okO || m.value(other) == 0 {
+// ratio formats a/b, "-" when either is missing.
+func ratio(a, b figure) string {
+	if !a.ok || !b.ok || b.value == 0 {
 		return "-"
 	}
-	return strconv.FormatFloat(m.value(subject)/m.value(other), 'f', 2, 64) + "x"
+	return strconv.FormatFloat(a.value/b.value, 'f', 2, 64) + "x"
 }
 
 func writeTable(w io.Writer, o reportOptions, results []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\ttransport\tsessions\truns\tmetric\t%s\t%s\t%s\t%s/%s\t%s/%s\n",
+	fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s\t%s/%s\t%s/%s\n",
 		o.subject, o.compat, o.limit, o.subject, o.limit, o.subject, o.compat)
 	for _, g := range groupResults(results) {
-		s, okS := g.by[o.subject]
-		c, okC := g.by[o.compat]
-		l, okL := g.by[o.limit]
 		for i, m := range metricsOf(g.scenario) {
 			head := "\t\t\t\t"
 			if i == 0 {
 				head = fmt.Sprintf("%s\t%s\t%d\t%d\t", g.scenario, g.transport, g.sessions, len(g.runs[o.subject]))
 			}
-			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", head, m.name,
-				cell(m, s, okS), cell(m, c, okC), cell(m, l, okL),
-				ratio(m, s, l, okS, okL), ratio(m, s, c, okS, okC))
+			s := figureOf(m, g.runs[o.subject])
+			c := figureOf(m, g.runs[o.compat])
+			l := figureOf(m, g.runs[o.limit])
+			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", head, m.name, s.shown, c.shown, l.shown, ratio(s, l), ratio(s, c))
 		}
 	}
 	return tw.Flush()

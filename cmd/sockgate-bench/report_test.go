@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,30 +16,40 @@ func echoRun(server string, trips int64, d time.Duration) result {
 	r := result{Scenario: scenarioEcho, Server: server, Transport: "websocket", Sessions: 50, Seconds: 1, RoundTrips: trips}
 	r.RoundTripsSec = float64(trips)
 	r.P50us, r.P99us = micros(d), micros(d)
-	r.setCPU(time.Duration(trips)*10*time.Microsecond, time.Second, trips)
+	r.setCPU(cpuUse{server: time.Duration(trips) * 10 * time.Microsecond, client: time.Second, others: 100 * time.Millisecond}, trips)
 	return r
 }
 
-func TestMergeRuns(t *testing.T) {
+func TestRounds(t *testing.T) {
 	t.Parallel()
 	a := echoRun("native", 3000, time.Millisecond)
 	b := echoRun("native", 1000, 9*time.Millisecond) // a disturbed round
 	c := echoRun("native", 2800, 2*time.Millisecond)
 	b.Errors, b.Spurious2010 = 2, 1
 	b.ServerCPUSec *= 2
-	m := mergeRuns([]result{a, b, c})
-	if m.RoundTrips != 6800 || m.Seconds != 3 || m.Errors != 2 || m.Spurious2010 != 1 {
-		t.Fatalf("merged counts: %+v", m)
+	rs := []result{a, b, c}
+	tot := totals(rs)
+	if tot.RoundTrips != 6800 || tot.Seconds != 3 || tot.Errors != 2 || tot.Spurious2010 != 1 || math.Abs(tot.OthersCPUSec-0.3) > 1e-9 {
+		t.Fatalf("totals: %+v", tot)
 	}
-	if m.RoundTripsSec != 2800 || m.P99us != 2000 {
-		t.Fatalf("merged rate %v, p99 %v; want the medians 2800 and 2000", m.RoundTripsSec, m.P99us)
+	if tot.ServerCPUusPerOp != 11.47 { // (30+20+28)ms / 6800
+		t.Fatalf("CPU per round trip %v; want 11.47", tot.ServerCPUusPerOp)
 	}
-	if m.ServerCPUusPerOp != 11.47 { // (30+20+28)ms / 6800
-		t.Fatalf("merged CPU per round trip %v; want 11.47", m.ServerCPUusPerOp)
+	m := metricsOf(scenarioEcho)
+	if f := figureOf(m[0], rs); f.value != 3000 || f.shown != "3000 (2800)" {
+		t.Fatalf("round trips/s: %+v; want the best 3000, median 2800", f)
 	}
-	idle := []result{{KiBPerSession: 9}, {KiBPerSession: 30}, {KiBPerSession: 10}}
-	if got := mergeRuns(idle).KiBPerSession; got != 10 {
-		t.Fatalf("median KiB/session = %v; want 10", got)
+	if f := figureOf(m[2], rs); f.value != 1000 || f.shown != "1000 (2000)" {
+		t.Fatalf("p99: %+v; want the best 1000, median 2000", f)
+	}
+	if f := figureOf(m[3], rs); f.shown != "11.47" {
+		t.Fatalf("CPU per round trip: %+v", f)
+	}
+	if f := figureOf(m[4], rs); f.shown != "10.0" {
+		t.Fatalf("others on server CPU: %+v; want 10%%", f)
+	}
+	if f := figureOf(m[0], nil); f.ok || f.shown != "-" {
+		t.Fatalf("no runs: %+v", f)
 	}
 }
 

@@ -57,6 +57,10 @@ type result struct {
 	ServerCPUSec     float64 `json:"server_cpu_s,omitempty"`
 	ClientCPUSec     float64 `json:"client_cpu_s,omitempty"`
 	ServerCPUusPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	// OthersCPUSec is how long the server's CPUs were busy with something
+	// else (other processes, interrupts) during the run: the noise. -1
+	// when unknown (the server is not pinned apart from the load tool).
+	OthersCPUSec float64 `json:"others_cpu_s"`
 
 	Errors       int64             `json:"errors"`
 	Spurious2010 int64             `json:"spurious_2010"`
@@ -68,14 +72,25 @@ func newResult(c config) result {
 	return result{Scenario: c.scenario, Server: c.server, Transport: c.transport, Sessions: c.sessions, Size: c.size}
 }
 
-// setCPU sets the CPU figures from what the server and the load tool used
-// during ops operations.
-func (r *result) setCPU(server, client time.Duration, ops int64) {
-	r.ServerCPUSec = round(server.Seconds(), 3)
-	r.ClientCPUSec = round(client.Seconds(), 3)
-	if ops > 0 && server > 0 {
-		r.ServerCPUusPerOp = round(float64(server)/float64(time.Microsecond)/float64(ops), 2)
+// setCPU sets the CPU figures from what was used during ops operations.
+func (r *result) setCPU(u cpuUse, ops int64) {
+	r.ServerCPUSec = round(u.server.Seconds(), 3)
+	r.ClientCPUSec = round(u.client.Seconds(), 3)
+	if ops > 0 && u.server > 0 {
+		r.ServerCPUusPerOp = round(float64(u.server)/float64(time.Microsecond)/float64(ops), 2)
 	}
+	r.OthersCPUSec = -1
+	if u.others >= 0 {
+		r.OthersCPUSec = round(u.others.Seconds(), 3)
+	}
+}
+
+// othersText describes OthersCPUSec for the summary line.
+func (r result) othersText() string {
+	if r.OthersCPUSec < 0 || r.Seconds <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; others busy on the server's CPU %.0f%% of the time", 100*r.OthersCPUSec/r.Seconds)
 }
 
 // setErrors copies the error counts into r.
@@ -112,11 +127,11 @@ func (r result) human() string {
 	fmt.Fprintf(&b, "%s %s %s sessions=%d: ", r.Server, r.Scenario, r.Transport, r.Sessions)
 	switch r.Scenario {
 	case scenarioEcho:
-		fmt.Fprintf(&b, "%.0f round trips/s (%d in %.1fs), p50 %.0fus, p99 %.0fus; CPU: server %.2fs (%.1fus/round trip), load tool %.2fs",
-			r.RoundTripsSec, r.RoundTrips, r.Seconds, r.P50us, r.P99us, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec)
+		fmt.Fprintf(&b, "%.0f round trips/s (%d in %.1fs), p50 %.0fus, p99 %.0fus; CPU: server %.2fs (%.1fus/round trip), load tool %.2fs%s",
+			r.RoundTripsSec, r.RoundTrips, r.Seconds, r.P50us, r.P99us, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec, r.othersText())
 	case scenarioBroadcast:
-		fmt.Fprintf(&b, "subscribed %d, delivered %d/%d (%.4f), p50 %.1fms, p99 %.1fms, all delivered %.0fms after the first send (%.0fms after the last); CPU: server %.2fs (%.1fus/delivery), load tool %.2fs",
-			r.Subscribed, r.Delivered, r.Expected, r.Fraction, r.P50ms, r.P99ms, r.DeliverAllMs, r.TailMs, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec)
+		fmt.Fprintf(&b, "subscribed %d, delivered %d/%d (%.4f), p50 %.1fms, p99 %.1fms, all delivered %.0fms after the first send (%.0fms after the last); CPU: server %.2fs (%.1fus/delivery), load tool %.2fs%s",
+			r.Subscribed, r.Delivered, r.Expected, r.Fraction, r.P50ms, r.P99ms, r.DeliverAllMs, r.TailMs, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec, r.othersText())
 	case scenarioIdle:
 		fmt.Fprintf(&b, "opened %d, alive %d after %.0fs; RSS %d -> %d KiB (%.2f KiB/session: heap %.2f, stacks %.2f), goroutines %d -> %d (%.2f/session)",
 			r.Opened, r.Alive, r.Seconds, r.RSSBeforeKiB, r.RSSAfterKiB, r.KiBPerSession, r.HeapKiBPerSn, r.StackKiBPerSn,
