@@ -113,17 +113,18 @@ type command struct {
 	Text string `json:"text"`
 }
 
-// event is what the service sends.
-type event struct {
-	Type    string   `json:"type"`
-	Room    string   `json:"room,omitempty"`
-	Nick    string   `json:"nick,omitempty"`
-	Text    string   `json:"text,omitempty"`
-	TS      int64    `json:"ts,omitempty"`
-	Members []string `json:"members,omitempty"`
-	History []event  `json:"history,omitempty"`
-	Error   string   `json:"error,omitempty"`
-	Message string   `json:"message,omitempty"`
+// ChatEvent is what the chat service sends, as JSON: welcome (with Members
+// and History), joined, left, message, and error (with Error and Message).
+type ChatEvent struct {
+	Type    string      `json:"type"`
+	Room    string      `json:"room,omitempty"`
+	Nick    string      `json:"nick,omitempty"`
+	Text    string      `json:"text,omitempty"`
+	TS      int64       `json:"ts,omitempty"`
+	Members []string    `json:"members,omitempty"`
+	History []ChatEvent `json:"history,omitempty"`
+	Error   string      `json:"error,omitempty"`
+	Message string      `json:"message,omitempty"`
 }
 
 // Error codes of error events.
@@ -264,7 +265,7 @@ func (c *Chat) leave(m *member) {
 			c.log.Warn().Str("room", r.name).Str("nick", m.nick).Msg("leave not delivered in time")
 		}
 	}
-	r.dropLocal(m.key, event{Type: "left", Room: r.name, Nick: m.nick, TS: left.TS})
+	r.dropLocal(m.key, ChatEvent{Type: "left", Room: r.name, Nick: m.nick, TS: left.TS})
 	c.release(r)
 }
 
@@ -353,13 +354,13 @@ func validRoom(name string) bool {
 	return true
 }
 
-func send(s session.Session, ev event) { _ = s.Send(mustJSON(ev)) }
+func send(s session.Session, ev ChatEvent) { _ = s.Send(mustJSON(ev)) }
 
 func sendError(s session.Session, code, msg string) {
-	send(s, event{Type: "error", Error: code, Message: msg})
+	send(s, ChatEvent{Type: "error", Error: code, Message: msg})
 }
 
-func mustJSON(ev event) string {
+func mustJSON(ev ChatEvent) string {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		panic("services: encode chat event: " + err.Error())

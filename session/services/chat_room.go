@@ -29,7 +29,7 @@ type wireEvent struct {
 // roomSnapshot is a replica's state, as sent to a late node.
 type roomSnapshot struct {
 	Members []memberInfo `json:"members"`
-	History []event      `json:"history"`
+	History []ChatEvent  `json:"history"`
 }
 
 type memberInfo struct {
@@ -56,7 +56,7 @@ type chatRoom struct {
 	order   []string                // member keys in join order
 	nicks   map[string]string       // member key -> nick
 	taken   map[string]bool         // nicks in use
-	history []event                 // the last HistoryLen messages
+	history []ChatEvent             // the last HistoryLen messages
 	local   map[string]*localMember // this node's members and joiners, by key
 }
 
@@ -117,7 +117,7 @@ func (r *chatRoom) forget(key string) bool {
 
 // dropLocal removes a leaver whose leave was not delivered in time and
 // sends it left, so it always gets one.
-func (r *chatRoom) dropLocal(key string, left event) {
+func (r *chatRoom) dropLocal(key string, left ChatEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if lm := r.local[key]; lm != nil {
@@ -166,10 +166,10 @@ func (r *chatRoom) applyJoin(ev wireEvent) {
 	r.taken[ev.Nick] = true
 	if lm != nil {
 		lm.joined = true
-		send(lm.s, event{Type: "welcome", Room: r.name, Nick: ev.Nick, Members: r.memberList(),
+		send(lm.s, ChatEvent{Type: "welcome", Room: r.name, Nick: ev.Nick, Members: r.memberList(),
 			History: slices.Clone(r.history)})
 	}
-	r.broadcast(event{Type: "joined", Room: r.name, Nick: ev.Nick, TS: ev.TS})
+	r.broadcast(ChatEvent{Type: "joined", Room: r.name, Nick: ev.Nick, TS: ev.TS})
 	if lm != nil {
 		r.room.Join(lm.s)
 		lm.signal(true)
@@ -181,7 +181,7 @@ func (r *chatRoom) applyPost(ev wireEvent) {
 	if !ok {
 		return // posted just as it left
 	}
-	msg := event{Type: "message", Room: r.name, Nick: nick, Text: ev.Text, TS: ev.TS}
+	msg := ChatEvent{Type: "message", Room: r.name, Nick: nick, Text: ev.Text, TS: ev.TS}
 	r.history = append(r.history, msg)
 	if over := len(r.history) - r.c.opts.HistoryLen; over > 0 {
 		r.history = append(r.history[:0:0], r.history[over:]...)
@@ -197,7 +197,7 @@ func (r *chatRoom) applyLeave(ev wireEvent) {
 	delete(r.nicks, ev.Member)
 	delete(r.taken, nick)
 	r.order = slices.DeleteFunc(r.order, func(k string) bool { return k == ev.Member })
-	left := event{Type: "left", Room: r.name, Nick: nick, TS: ev.TS}
+	left := ChatEvent{Type: "left", Room: r.name, Nick: nick, TS: ev.TS}
 	lm := r.local[ev.Member]
 	if lm != nil {
 		r.room.Leave(lm.s)
@@ -255,4 +255,4 @@ func (r *chatRoom) memberList() []string {
 }
 
 // broadcast sends ev to this node's members; the caller holds r.mu.
-func (r *chatRoom) broadcast(ev event) { r.room.Broadcast(mustJSON(ev)) }
+func (r *chatRoom) broadcast(ev ChatEvent) { r.room.Broadcast(mustJSON(ev)) }

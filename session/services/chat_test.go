@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -24,16 +23,7 @@ import (
 // waitTimeout bounds every wait in these tests.
 const waitTimeout = 10 * time.Second
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeSession is a session.Session whose client is the test.
 type fakeSession struct {
@@ -82,19 +72,6 @@ func (s *fakeSession) Close(int, string) error {
 }
 
 func (s *fakeSession) Done() <-chan struct{} { return s.done }
-
-// chatEvent is what the chat service sends.
-type chatEvent struct {
-	Type    string      `json:"type"`
-	Room    string      `json:"room"`
-	Nick    string      `json:"nick"`
-	Text    string      `json:"text"`
-	TS      int64       `json:"ts"`
-	Members []string    `json:"members"`
-	History []chatEvent `json:"history"`
-	Error   string      `json:"error"`
-	Message string      `json:"message"`
-}
 
 // client is one session running the chat handler.
 type client struct {
@@ -147,23 +124,23 @@ func (c *client) join(room string) {
 }
 func (c *client) post(text string) { c.send(map[string]string{"type": "post", "text": text}) }
 
-func (c *client) next() chatEvent {
+func (c *client) next() services.ChatEvent {
 	c.t.Helper()
 	select {
 	case raw := <-c.s.out:
-		var ev chatEvent
+		var ev services.ChatEvent
 		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
 			c.t.Fatalf("%s: event %s: %v", c.nick, raw, err)
 		}
 		return ev
 	case <-time.After(waitTimeout):
 		c.t.Fatalf("%s: no event within %v", c.nick, waitTimeout)
-		return chatEvent{}
+		return services.ChatEvent{}
 	}
 }
 
 // expect reads the next event and checks its type (and nick, when given).
-func (c *client) expect(typ, nick string) chatEvent {
+func (c *client) expect(typ, nick string) services.ChatEvent {
 	c.t.Helper()
 	ev := c.next()
 	if ev.Type != typ || (nick != "" && ev.Nick != nick) {

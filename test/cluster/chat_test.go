@@ -12,24 +12,12 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/session/cluster/clustertest"
+	"github.com/sockgate/sockgate/session/services"
 	"github.com/sockgate/sockgate/test/sockjsclient"
 )
 
 // waitTimeout bounds every wait for an event.
 const waitTimeout = 20 * time.Second
-
-// chatEvent is what the chat service sends.
-type chatEvent struct {
-	Type    string      `json:"type"`
-	Room    string      `json:"room"`
-	Nick    string      `json:"nick"`
-	Text    string      `json:"text"`
-	TS      int64       `json:"ts"`
-	Members []string    `json:"members"`
-	History []chatEvent `json:"history"`
-	Error   string      `json:"error"`
-	Message string      `json:"message"`
-}
 
 // member is one chat client on one node.
 type member struct {
@@ -66,13 +54,13 @@ func (m *member) send(cmd map[string]string) {
 
 func (m *member) post(text string) { m.send(map[string]string{"type": "post", "text": text}) }
 
-func (m *member) next() chatEvent {
+func (m *member) next() services.ChatEvent {
 	m.t.Helper()
 	raw, err := m.c.Recv(ctxT(m.t, waitTimeout))
 	if err != nil {
 		m.t.Fatalf("%s: waiting for an event: %v", m, err)
 	}
-	var ev chatEvent
+	var ev services.ChatEvent
 	if err := json.Unmarshal([]byte(raw), &ev); err != nil {
 		m.t.Fatalf("%s: event %s is not JSON: %v", m, abbrev(raw), err)
 	}
@@ -80,7 +68,7 @@ func (m *member) next() chatEvent {
 }
 
 // expect reads the next event and checks its type and nick.
-func (m *member) expect(typ, nick string) chatEvent {
+func (m *member) expect(typ, nick string) services.ChatEvent {
 	m.t.Helper()
 	ev := m.next()
 	if ev.Type != typ || ev.Nick != nick {
@@ -91,7 +79,7 @@ func (m *member) expect(typ, nick string) chatEvent {
 
 // join joins room and checks the welcome's member list, and that the
 // members already there see the joined event.
-func (m *member) join(room string, present ...*member) chatEvent {
+func (m *member) join(room string, present ...*member) services.ChatEvent {
 	m.t.Helper()
 	m.send(map[string]string{"type": "join", "room": room, "nick": m.nick})
 	ev := m.expect("welcome", m.nick)

@@ -10,7 +10,6 @@
 package cluster_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -21,19 +20,8 @@ import (
 var sockgateBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "sockgate-cluster-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if sockgateBin, err = testbin.Build(dir, false); err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testbin.Main("cluster", false, func(bin string) int {
+		sockgateBin = bin
+		return m.Run()
+	}))
 }

@@ -9,26 +9,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sockgate/sockgate/session/services"
 	"github.com/sockgate/sockgate/test/sockjsclient"
 )
 
-// chatEvent is what the chat service sends.
-type chatEvent struct {
-	Type    string      `json:"type"`
-	Room    string      `json:"room"`
-	Nick    string      `json:"nick"`
-	Text    string      `json:"text"`
-	TS      int64       `json:"ts"`
-	Members []string    `json:"members"`
-	History []chatEvent `json:"history"`
-	Error   string      `json:"error"`
-	Message string      `json:"message"`
-}
-
-func recvEvent(t *testing.T, c *client) chatEvent {
+func recvEvent(t *testing.T, c *client) services.ChatEvent {
 	t.Helper()
 	raw := recv(t, c)
-	var ev chatEvent
+	var ev services.ChatEvent
 	if err := json.Unmarshal([]byte(raw), &ev); err != nil {
 		t.Fatalf("chat event %s is not JSON: %v", abbrev(raw), err)
 	}
@@ -177,7 +165,7 @@ func collectMessages(t *testing.T, ctx context.Context, m chatter, n int) []stri
 		if err != nil {
 			m.c.recvFailed(t, err, fmt.Sprintf("%s: after %d messages", m.nick, len(got)))
 		}
-		var ev chatEvent
+		var ev services.ChatEvent
 		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
 			t.Fatalf("%s: bad event %s", m.nick, abbrev(raw))
 		}

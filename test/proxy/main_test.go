@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -12,19 +11,8 @@ import (
 var sockgateBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "sockgate-proxy-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "proxy:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if sockgateBin, err = testbin.Build(dir, false); err != nil {
-		fmt.Fprintln(os.Stderr, "proxy:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testbin.Main("proxy", false, func(bin string) int {
+		sockgateBin = bin
+		return m.Run()
+	}))
 }

@@ -44,6 +44,25 @@ func Build(dir string, race bool) (string, error) {
 	return bin, nil
 }
 
+// Main builds the gateway into a temporary directory for a suite's TestMain,
+// calls run with the binary's path and returns its exit code (1, with the
+// reason on stderr, when the build fails). Use it as
+// os.Exit(testbin.Main("proxy", false, func(bin string) int { ...; return m.Run() })).
+func Main(suite string, race bool, run func(bin string) int) int {
+	dir, err := os.MkdirTemp("", "sockgate-"+suite+"-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, suite+":", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin, err := Build(dir, race)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, suite+":", err)
+		return 1
+	}
+	return run(bin)
+}
+
 // ModuleRoot is the directory of go.mod above the working directory.
 func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
