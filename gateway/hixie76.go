@@ -105,30 +105,29 @@ type hixieConn struct {
 }
 
 func (c *hixieConn) ReadText() ([]byte, error) {
-	for {
-		typ, err := c.br.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		if typ == 0xff { // closing handshake: 0xFF 0x00
-			_, _ = c.br.ReadByte()
-			return nil, &websocket.CloseError{Code: websocket.CloseNormalClosure}
-		}
-		if typ != 0x00 {
-			return nil, errors.New("gateway: unsupported hixie-76 frame type")
-		}
-		p, err := c.br.ReadSlice(0xff)
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			p, err = c.readLong(p)
-		case err != nil:
-			return nil, err
-		}
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte(nil), p[:len(p)-1]...), nil
+	typ, err := c.br.ReadByte()
+	if err != nil {
+		return nil, err
 	}
+	if typ == 0xff { // closing handshake: 0xFF 0x00
+		_, _ = c.br.ReadByte()
+		return nil, &websocket.CloseError{Code: websocket.CloseNormalClosure}
+	}
+	if typ != 0x00 {
+		return nil, errors.New("gateway: unsupported hixie-76 frame type")
+	}
+	p, err := c.br.ReadSlice(0xff)
+	if errors.Is(err, bufio.ErrBufferFull) {
+		p, err = c.readLong(p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p = p[:len(p)-1]
+	if c.limit > 0 && int64(len(p)) > c.limit {
+		return nil, errMessageTooBig
+	}
+	return append([]byte(nil), p...), nil
 }
 
 // readLong reads a frame longer than the bufio buffer, up to the limit.

@@ -137,9 +137,3 @@ func (rw *respWriter) write(prefix string, frame []byte, suffix string) (int, er
 	}
 	return n, err
 }
-
-// flush sends what was written so far.
-func (rw *respWriter) flush() error {
-	rw.extendDeadline()
-	return rw.rc.Flush()
-}

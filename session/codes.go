@@ -36,6 +36,7 @@ const (
 
 // Reasons that go with the codes above.
 const (
+	ReasonNormal            = "Normal closure"
 	ReasonInterrupted       = "Connection interrupted"
 	ReasonAnotherConnection = "Another connection still open"
 	ReasonGoAway            = "Go away!"

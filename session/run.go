@@ -23,7 +23,7 @@ func Run(h Handler, s Session, log zerolog.Logger) {
 			_ = s.Close(CodeInternalError, ReasonInternalError)
 			return
 		}
-		_ = s.Close(CodeNormal, "Normal closure")
+		_ = s.Close(CodeNormal, ReasonNormal)
 	}()
 	h(sessionContext{done: s.Done()}, s)
 }

@@ -14,11 +14,6 @@ import (
 	"github.com/sockgate/sockgate/test/sockjsclient"
 )
 
-// codeAnotherConnection is the close code a server answers a second
-// receiver with; during a benchmark there never is one, so any 2010 is
-// spurious: the server thought a receiver was still attached.
-const codeAnotherConnection = 2010
-
 // errMismatch is an echo that is not the message sent.
 var errMismatch = errors.New("echo differs from the message sent")
 

@@ -54,9 +54,6 @@ func (h *histogram) record(d time.Duration) {
 	}
 }
 
-// count is the number of durations recorded.
-func (h *histogram) count() uint64 { return h.n.Load() }
-
 // quantile returns the q-quantile (0 < q <= 1), or 0 when empty.
 func (h *histogram) quantile(q float64) time.Duration {
 	n := h.n.Load()

@@ -28,10 +28,6 @@ const (
 	transportJSONP        = "jsonp-polling"
 )
 
-// reasonNormal goes with session.CodeNormal when a handler returns without
-// closing its session (sockjs-node's wording).
-const reasonNormal = "Normal closure"
-
 // Options configure one compat service. Zero values mean sockjs-go's
 // defaults (heartbeat 25s, disconnect 5s, response limit 128 KiB, its CDN
 // sockjs_url), except Websocket and RawWebsocket, which are taken as given.
