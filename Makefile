@@ -8,6 +8,7 @@ FUZZTIME  ?= 10s
 # Debian packages the tests need, installed by `make deps` when missing.
 APT_PKGS  := chromium nginx haproxy
 BENCH     ?= short
+STATICCHECK := v0.8.2
 
 .PHONY: all build run assets deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
 
@@ -67,10 +68,11 @@ test-cluster:
 test-browser: deps build
 	cd test/browser && npm ci --no-audit --no-fund && SOCKGATE_BIN=$(CURDIR)/$(BIN) npm test
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and staticcheck (pinned, fetched through the module proxy)
 lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) ./...
 
 ## bench: load runs against the native engine, the compat engine and a plain gorilla/websocket
 ## server, one table (BENCH=full for the issue's sizes, about 13 minutes); see BENCHMARKS.md

@@ -23,8 +23,6 @@ import (
 const (
 	// drainTimeout is the binary's -drain-timeout.
 	drainTimeout = 5 * time.Second
-	// buildTimeout bounds building the binary (with -race, from cold).
-	buildTimeout = 3 * time.Minute
 	// startTimeout bounds the binary's start until /healthz answers.
 	startTimeout = 30 * time.Second
 	// sendEvery paces each client's numbered messages.
