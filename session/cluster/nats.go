@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -71,6 +73,12 @@ type NATSOptions struct {
 	SnapshotGrace   time.Duration
 	ConnectTimeout  time.Duration
 	ReconnectWait   time.Duration
+	// Heartbeat is how often this node announces itself on
+	// <prefix>.nodes.<NodeID>, and HeartbeatMisses how many periods
+	// another node may stay silent before it is reported gone (see
+	// NodeWatcher, DefaultHeartbeat and DefaultHeartbeatMisses).
+	Heartbeat       time.Duration
+	HeartbeatMisses int
 }
 
 func (o NATSOptions) resolve() NATSOptions {
@@ -104,7 +112,20 @@ func (o NATSOptions) resolve() NATSOptions {
 	if o.ReconnectWait <= 0 {
 		o.ReconnectWait = DefaultReconnectWait
 	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.HeartbeatMisses <= 0 {
+		o.HeartbeatMisses = DefaultHeartbeatMisses
+	}
 	return o
+}
+
+// randomHex is 12 random hex digits.
+func randomHex() string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return hex.EncodeToString(r[:])
 }
 
 // DefaultNodeID is hostname-pid.
@@ -121,19 +142,24 @@ func DefaultNodeID() string {
 // applies. Each subscription reads its room's events with an ordered
 // consumer, which survives reconnections and resumes after the last event
 // it applied, and answers snapshot requests for its room with plain NATS
-// request/reply. Safe for concurrent use.
+// request/reply. It also sends heartbeats and reports the nodes that stop
+// sending theirs (NodeWatcher). Safe for concurrent use.
 type NATSBus struct {
-	opts    NATSOptions
-	log     zerolog.Logger
-	url     string
-	started time.Time
-	nc      *nats.Conn
-	js      jetstream.JetStream
+	opts     NATSOptions
+	log      zerolog.Logger
+	url      string
+	started  time.Time
+	instance string // see Instance
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	stop     context.CancelFunc // stops the heartbeats
 
 	mu     sync.Mutex
 	subs   map[*natsSub]struct{}
+	seen   map[string]time.Time // other nodes' instances -> last heartbeat
+	onGone []func(ctx context.Context, instance string)
 	closed bool
-	wg     sync.WaitGroup // the reconnect handler's stream check; Close waits
+	wg     sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
 }
 
 // NATS connects to the NATS server at url (e.g. "nats://127.0.0.1:4222";
@@ -145,6 +171,7 @@ type NATSBus struct {
 func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 	opts = opts.resolve()
 	b := &NATSBus{opts: opts, url: url, started: time.Now(), subs: make(map[*natsSub]struct{}),
+		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time),
 		log: opts.Logger.With().Str("component", "cluster").Str("node", opts.NodeID).Logger()}
 	nc, err := nats.Connect(url,
 		nats.Name("sockgate "+opts.NodeID),
@@ -166,6 +193,10 @@ func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 	if err := b.ensureStream(ctx); err != nil {
 		nc.Close()
 		return nil, err
+	}
+	if err := b.startHeartbeats(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: heartbeats: %w", err)
 	}
 	b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Str("stream", opts.Stream).Msg("connected to NATS")
 	return b, nil
@@ -233,6 +264,7 @@ func (b *NATSBus) Close() error {
 	for _, s := range subs {
 		s.unsubscribe()
 	}
+	b.stop()
 	b.nc.Close()
 	b.wg.Wait()
 	b.log.Info().Msg("disconnected from NATS")

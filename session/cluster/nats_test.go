@@ -126,3 +126,38 @@ func publishEventually(t *testing.T, b cluster.Bus, room, data string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestNATSNodeGone: a node that stops sending heartbeats is reported gone
+// by the others, once, after HeartbeatMisses periods; a live one never is.
+func TestNATSNodeGone(t *testing.T) {
+	t.Parallel()
+	srv := clustertest.StartNATS(t, false)
+	opts := func(node string) cluster.NATSOptions {
+		return cluster.NATSOptions{NodeID: node, Heartbeat: 20 * time.Millisecond, HeartbeatMisses: 3}
+	}
+	a := connectWith(t, srv.URL(), opts("a"))
+	b := connectWith(t, srv.URL(), opts("b"))
+	gone := make(chan string, 4)
+	b.OnNodeGone(func(_ context.Context, instance string) { gone <- instance })
+	time.Sleep(200 * time.Millisecond) // ten periods: a is alive, b has heard it
+	select {
+	case g := <-gone:
+		t.Fatalf("%q reported gone while alive", g)
+	default:
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-gone:
+		if g != a.Instance() {
+			t.Fatalf("reported %q gone; want %q", g, a.Instance())
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("a not reported gone after %v", waitTimeout)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if len(gone) != 0 {
+		t.Fatalf("a reported gone again: %q", <-gone)
+	}
+}

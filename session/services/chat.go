@@ -40,6 +40,8 @@ type ChatOptions struct {
 	// cluster.Local bus of this Chat's own (a single node).
 	Bus cluster.Bus
 	// NodeID starts the keys of this node's members (default: random).
+	// When Bus is a cluster.NodeWatcher, its Instance does instead, so
+	// that the members of a node reported gone can be found.
 	NodeID string
 	// Logger receives the service's log lines (default: none).
 	Logger zerolog.Logger
@@ -90,8 +92,43 @@ func NewChat(opts ChatOptions) *Chat {
 	if bus == nil {
 		bus = cluster.Local()
 	}
-	return &Chat{opts: opts, bus: bus, keys: keyPrefix(opts.NodeID), rooms: make(map[string]*chatRoom),
+	c := &Chat{opts: opts, bus: bus, keys: keyPrefix(opts.NodeID), rooms: make(map[string]*chatRoom),
 		log: opts.Logger.With().Str("service", "chat").Logger()}
+	if w, ok := bus.(cluster.NodeWatcher); ok {
+		c.keys = keyPrefix(w.Instance())
+		w.OnNodeGone(c.nodeGone)
+	}
+	return c
+}
+
+// nodeGone publishes a gone event into each room of this node where the
+// crashed node instance still has members. Every node applies it at the
+// same place in the room's order, dropping those members; as applying it
+// twice does nothing more, several survivors reporting one node is fine.
+func (c *Chat) nodeGone(ctx context.Context, instance string) {
+	c.mu.Lock()
+	rooms := make([]*chatRoom, 0, len(c.rooms))
+	for _, r := range c.rooms {
+		rooms = append(rooms, r)
+	}
+	c.mu.Unlock()
+	ev := wireEvent{Type: wireGone, Node: instance + "~", TS: c.now()}
+	for _, r := range rooms {
+		if !r.hasMembersOf(ev.Node) {
+			continue
+		}
+		data, err := json.Marshal(ev)
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, c.opts.ApplyTimeout)
+			err = c.bus.Publish(pctx, r.name, data)
+			cancel()
+		}
+		if err != nil {
+			c.log.Warn().Err(err).Str("room", r.name).Str("instance", instance).Msg("gone node's members not removed")
+			continue
+		}
+		c.log.Info().Str("room", r.name).Str("instance", instance).Msg("removing a gone node's members")
+	}
 }
 
 // keyPrefix is node + a random part, so that two Chats (or a restarted

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/sockgate/sockgate/session"
@@ -14,16 +15,28 @@ const (
 	wireJoin  = "join"
 	wirePost  = "post"
 	wireLeave = "leave"
+	// wireGone drops every member of a node that stopped without leaving.
+	wireGone = "gone"
 )
 
 // wireEvent is one room event on the bus. Member is the cluster-wide key of
-// the member it is about; TS is stamped once, by the node that publishes.
+// the member it is about, or for gone, Node the prefix of the keys of the
+// members it drops; TS is stamped once, by the node that publishes.
 type wireEvent struct {
 	Type   string `json:"type"`
-	Member string `json:"member"`
+	Member string `json:"member,omitempty"`
+	Node   string `json:"node,omitempty"`
 	Nick   string `json:"nick,omitempty"`
 	Text   string `json:"text,omitempty"`
 	TS     int64  `json:"ts"`
+}
+
+// valid reports whether ev names whom it is about.
+func (ev *wireEvent) valid() bool {
+	if ev.Type == wireGone {
+		return ev.Node != ""
+	}
+	return ev.Member != ""
 }
 
 // roomSnapshot is a replica's state, as sent to a late node.
@@ -99,6 +112,8 @@ func (r *chatRoom) expectLeave(key string) <-chan bool {
 	done := make(chan bool, 1)
 	if lm := r.local[key]; lm != nil {
 		lm.done = done
+	} else {
+		done <- true // already dropped, by a gone event
 	}
 	return done
 }
@@ -130,7 +145,7 @@ func (r *chatRoom) dropLocal(key string, left ChatEvent) {
 // Apply implements cluster.Replica.
 func (r *chatRoom) Apply(data []byte) {
 	var ev wireEvent
-	if err := json.Unmarshal(data, &ev); err != nil || ev.Member == "" {
+	if err := json.Unmarshal(data, &ev); err != nil || !ev.valid() {
 		r.c.log.Error().Err(err).Str("room", r.name).Bytes("event", data).Msg("bad event on the bus; ignored")
 		return
 	}
@@ -143,6 +158,12 @@ func (r *chatRoom) Apply(data []byte) {
 		r.applyPost(ev)
 	case wireLeave:
 		r.applyLeave(ev)
+	case wireGone:
+		for _, key := range slices.Clone(r.order) {
+			if strings.HasPrefix(key, ev.Node) {
+				r.applyLeave(wireEvent{Type: wireLeave, Member: key, TS: ev.TS})
+			}
+		}
 	default:
 		r.c.log.Error().Str("room", r.name).Str("type", ev.Type).Msg("unknown event on the bus; ignored")
 	}
@@ -243,6 +264,13 @@ func (r *chatRoom) Restore(data []byte) error {
 	}
 	r.history = snap.History
 	return nil
+}
+
+// hasMembersOf reports whether some member key starts with prefix.
+func (r *chatRoom) hasMembersOf(prefix string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.order, func(k string) bool { return strings.HasPrefix(k, prefix) })
 }
 
 // memberList is the room's nicks in join order; the caller holds r.mu.

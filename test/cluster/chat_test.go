@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/cluster/clustertest"
 	"github.com/sockgate/sockgate/session/services"
 	"github.com/sockgate/sockgate/test/sockjsclient"
@@ -201,6 +202,40 @@ func TestClusterChat(t *testing.T) {
 	bob.post("still here")
 	bob.expect("message", "bob")
 	dan.expect("message", "bob")
+}
+
+// crashBound is how soon after a node's crash the others must see its
+// members leave: cluster.DefaultHeartbeat × (DefaultHeartbeatMisses + 1)
+// to be found silent, one more period for the sweep, and some slack.
+const crashBound = 15 * time.Second
+
+// TestClusterNodeCrash: a node killed with SIGKILL cannot say its members
+// leave; the other node finds it silent, removes its members through the
+// room's stream, and their nicknames are free again.
+func TestClusterNodeCrash(t *testing.T) {
+	t.Parallel()
+	nats := clustertest.StartNATS(t, false)
+	a, b := startNode(t, "node-a", nats.URL()), startNode(t, "node-b", nats.URL())
+	ann := dialMember(t, a, "ann", sockjsclient.TransportWebsocket)
+	bob := dialMember(t, b, "bob", sockjsclient.TransportXHRPolling)
+	ann.join("lobby")
+	bob.join("lobby", ann)
+	// Let node B hear node A's heartbeats (one is sent at start).
+	time.Sleep(2 * cluster.DefaultHeartbeat)
+
+	start := time.Now()
+	a.kill(t)
+	bob.expect("left", "ann")
+	took := time.Since(start)
+	t.Logf("node B saw ann leave %v after node A's SIGKILL", took)
+	if took > crashBound {
+		t.Fatalf("ann's left came %v after the crash; want within %v", took, crashBound)
+	}
+	ann2 := dialMember(t, b, "ann", sockjsclient.TransportWebsocket)
+	ann2.join("lobby", bob)
+	bob.post("after the crash")
+	bob.expect("message", "bob")
+	ann2.expect("message", "bob")
 }
 
 // TestClusterBrokerRestart: NATS restarts under two nodes; they reconnect,

@@ -99,6 +99,17 @@ func (n *node) terminate(t *testing.T) {
 	}
 }
 
+// kill sends SIGKILL (no drain) and waits for the node to be gone.
+func (n *node) kill(t *testing.T) {
+	t.Helper()
+	_ = n.cmd.Process.Kill()
+	select {
+	case <-n.done:
+	case <-time.After(stopTimeout):
+		t.Fatalf("%s still running %v after SIGKILL", n.name, stopTimeout)
+	}
+}
+
 // stop kills what is still running and shows the output of a failed test.
 func (n *node) stop(t *testing.T) {
 	t.Helper()

@@ -1,0 +1,126 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Defaults of the liveness options of NATSOptions.
+const (
+	// DefaultHeartbeat is how often a node announces that it is alive.
+	DefaultHeartbeat = 2 * time.Second
+	// DefaultHeartbeatMisses is how many heartbeats in a row a node may
+	// miss before the others take it for gone.
+	DefaultHeartbeatMisses = 3
+)
+
+// NodeWatcher is implemented by a Bus that knows which nodes are alive, so
+// that the members of a node that crashed can be removed by the others.
+type NodeWatcher interface {
+	// Instance names this run of this node, unique in the cluster (a node
+	// restarted under the same NodeID has another). It is a prefix of
+	// nothing else's Instance: the caller may end it with '~' to start
+	// keys of its own.
+	Instance() string
+	// OnNodeGone registers f, to be called with the Instance of each other
+	// node that falls silent: once per silence, one call at a time, on a
+	// goroutine of the bus that f may block briefly (and may Publish on).
+	OnNodeGone(f func(ctx context.Context, instance string))
+}
+
+var _ NodeWatcher = (*NATSBus)(nil)
+
+// Instance implements NodeWatcher: NodeID~random.
+func (b *NATSBus) Instance() string { return b.instance }
+
+// OnNodeGone implements NodeWatcher.
+func (b *NATSBus) OnNodeGone(f func(ctx context.Context, instance string)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onGone = append(b.onGone, f)
+}
+
+// nodeSubject is where this node sends its heartbeats; its body is the
+// Instance.
+func (b *NATSBus) nodeSubject() string {
+	id := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(".*> \t\r\n", r) {
+			return '_'
+		}
+		return r
+	}, b.opts.NodeID)
+	return b.opts.SubjectPrefix + ".nodes." + id
+}
+
+// startHeartbeats listens to the other nodes' heartbeats and starts the
+// goroutine that sends this node's and sweeps the silent ones; Close stops
+// it through b.stop.
+func (b *NATSBus) startHeartbeats() error {
+	if _, err := b.nc.Subscribe(b.opts.SubjectPrefix+".nodes.>", b.onHeartbeat); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stop = cancel
+	b.wg.Go(func() {
+		tick := time.NewTicker(b.opts.Heartbeat)
+		defer tick.Stop()
+		for {
+			if err := b.nc.Publish(b.nodeSubject(), []byte(b.instance)); err != nil && ctx.Err() == nil {
+				b.log.Debug().Err(err).Msg("heartbeat not sent")
+			}
+			b.sweep(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return nil
+}
+
+// onHeartbeat notes that another node is alive.
+func (b *NATSBus) onHeartbeat(m *nats.Msg) {
+	instance := string(m.Data)
+	if instance == b.instance || instance == "" {
+		return
+	}
+	b.mu.Lock()
+	_, known := b.seen[instance]
+	b.seen[instance] = time.Now()
+	b.mu.Unlock()
+	if !known {
+		b.log.Info().Str("instance", instance).Msg("node seen")
+	}
+}
+
+// sweep forgets the nodes silent for HeartbeatMisses periods and reports
+// them gone. While this node is itself cut off from NATS, nobody's silence
+// counts: their clocks restart, so they get the full grace on reconnection.
+func (b *NATSBus) sweep(ctx context.Context) {
+	now := time.Now()
+	connected := b.nc.IsConnected()
+	var gone []string
+	b.mu.Lock()
+	for instance, last := range b.seen {
+		switch {
+		case !connected:
+			b.seen[instance] = now
+		case now.Sub(last) > time.Duration(b.opts.HeartbeatMisses)*b.opts.Heartbeat:
+			delete(b.seen, instance)
+			gone = append(gone, instance)
+		}
+	}
+	callbacks := b.onGone
+	b.mu.Unlock()
+	for _, instance := range gone {
+		b.log.Warn().Str("instance", instance).Int("missed", b.opts.HeartbeatMisses).
+			Msg("node silent; taking it for gone")
+		for _, f := range callbacks {
+			f(ctx, instance)
+		}
+	}
+}
