@@ -274,6 +274,7 @@ func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
 		msgs, err := session.DecodeWebsocketMessage(p)
 		if err != nil {
 			_ = conn.WriteClose(session.CodeGoAway, "Broken framing.", time.Now().Add(writeTimeout))
+			awaitClose(conn)
 			return session.CodeGoAway, "Broken framing."
 		}
 		if len(msgs) == 0 {
@@ -286,6 +287,19 @@ func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
 			// The session closed; keep reading so the writer can finish
 			// the closing handshake.
 			continue
+		}
+	}
+}
+
+// awaitClose reads (and drops) what the client still sends until it
+// answers our close frame or closeGrace passes, so that closing the socket
+// then ends the connection cleanly instead of resetting it over unread
+// data.
+func awaitClose(conn wsConn) {
+	_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+	for {
+		if _, err := conn.ReadText(); err != nil && !errors.Is(err, errMessageTooBig) {
+			return
 		}
 	}
 }
