@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -192,7 +193,15 @@ func TestWebsocketBrokenJSON(t *testing.T) {
 	c := wsDial(t, sess("/echo")+"/websocket")
 	eq(t, "websocket", wsRead(t, c), "o")
 	wsWrite(t, c, `["a`)
-	wsWantClosed(t, c)
+	if ce := wsWantClosed(t, c); ce == nil || ce.Code != 3000 {
+		t.Errorf("websocket: broken JSON closed with %v, want close code 3000", ce)
+	}
+	// The server waits for our close reply before it closes the socket, so
+	// the connection ends cleanly (EOF) rather than being reset.
+	_ = c.UnderlyingConn().SetReadDeadline(time.Now().Add(ioTimeout))
+	if _, err := io.Copy(io.Discard, c.UnderlyingConn()); err != nil {
+		t.Errorf("websocket: after the close handshake the connection ended with %v, want a clean EOF", err)
+	}
 }
 
 // SOCKJS.md: with websockets disabled, both websocket endpoints are 404.
