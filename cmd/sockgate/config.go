@@ -37,6 +37,7 @@ type config struct {
 	proxyIdle       time.Duration
 	natsURL         string
 	nodeID          string
+	nodeHeartbeat   time.Duration
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -68,6 +69,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
+	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, err
 	}
