@@ -58,47 +58,57 @@ export async function startGateway(extraArgs = [], { allowedOrigins = '*' } = {}
   const port = await freePort();
   const args = ['-addr', `127.0.0.1:${port}`, '-log-level', 'warn', '-allowed-origins', allowedOrigins,
     ...extraArgs];
-  const lines = [];
-  const proc = spawn(GATEWAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (chunk) => {
-    for (const l of chunk.toString().split('\n')) if (l) lines.push(l);
-    if (lines.length > 500) lines.splice(0, lines.length - 500);
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  let exited = null;
-  const exit = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    exited = { code, signal };
-    resolve(exited);
-  }));
-  proc.on('error', (err) => lines.push(`spawn error: ${err.message}`));
-
+  const p = spawnLogged(GATEWAY_BIN, args);
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let ready = false;
-  while (!ready && !exited && Date.now() < deadline) {
-    ready = await probe(`${base}/echo/info`);
-    if (!ready) await sleep(50);
-  }
-  if (!ready) {
-    if (!exited) proc.kill('SIGKILL');
-    await exit;
-    const why = exited.code !== null ? `exited with code ${exited.code}` : `not ready in ${READY_TIMEOUT_MS} ms`;
-    throw new Error(`sockgate ${args.join(' ')}: ${why}\n${lines.slice(-LOG_LINES).join('\n')}`);
+  if (!(await waitReady(`${base}/echo/info`, p))) {
+    if (!p.exited) p.proc.kill('SIGKILL');
+    await p.exit;
+    const why = p.exited.code !== null ? `exited with code ${p.exited.code}` : `not ready in ${READY_TIMEOUT_MS} ms`;
+    throw new Error(`sockgate ${args.join(' ')}: ${why}\n${p.lines.slice(-LOG_LINES).join('\n')}`);
   }
   return {
     base,
     port,
     // logs returns the gateway's last output lines.
-    logs: (n = LOG_LINES) => lines.slice(-n).join('\n'),
+    logs: (n = LOG_LINES) => p.lines.slice(-n).join('\n'),
     // stop ends the gateway: SIGTERM, then SIGKILL after STOP_TIMEOUT_MS.
     async stop() {
-      if (exited) return exited;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      const res = await exit;
+      if (p.exited) return p.exited;
+      p.proc.kill('SIGTERM');
+      const timer = setTimeout(() => p.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      const res = await p.exit;
       clearTimeout(timer);
       return res;
     },
   };
+}
+
+// spawnLogged starts bin with args, keeping its last 500 output lines in
+// .lines and its exit in .exited (null while it runs) and .exit (a promise).
+export function spawnLogged(bin, args, spawnOptions = {}) {
+  const p = { lines: [], exited: null };
+  p.proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+  const keep = (chunk) => {
+    for (const l of chunk.toString().split('\n')) if (l) p.lines.push(l);
+    if (p.lines.length > 500) p.lines.splice(0, p.lines.length - 500);
+  };
+  p.proc.stdout.on('data', keep);
+  p.proc.stderr.on('data', keep);
+  p.exit = new Promise((resolve) => p.proc.on('exit', (code, signal) => {
+    p.exited = { code, signal };
+    resolve(p.exited);
+  }));
+  p.proc.on('error', (err) => p.lines.push(`spawn error: ${err.message}`));
+  return p;
+}
+
+// waitReady polls url until it answers 200 (true), or the process p exits
+// or timeoutMs passes (false).
+export async function waitReady(url, p, timeoutMs = READY_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  while (!p.exited && Date.now() < deadline) {
+    if (await probe(url)) return true;
+    await sleep(50);
+  }
+  return false;
 }

@@ -3,12 +3,11 @@
 // lines between the "# sockgate-test:<name> begin/end" markers are replaced
 // (listen address, upstream nodes), inside a generated nginx.conf like a
 // distribution's, everything in a temporary directory.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, probe, sleep } from './gateway.mjs';
+import { freePort, spawnLogged, waitReady } from './gateway.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -170,54 +169,36 @@ export async function startNginx({ upstreams, port }) {
   const args = ['-p', dir, '-c', mainConf, '-e', 'stderr',
     '-g', `daemon off; pid ${path.join(dir, 'nginx.pid')}; error_log stderr;`];
 
-  const lines = [];
   // detached: nginx gets a process group of its own (it forks workers), so
   // a stuck shutdown can take the whole group down.
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const keep = (chunk) => {
-    for (const l of chunk.toString().split('\n')) if (l) lines.push(l);
-    if (lines.length > 500) lines.splice(0, lines.length - 500);
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  let exited = null;
-  const exit = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    exited = { code, signal };
-    resolve(exited);
-  }));
-  proc.on('error', (err) => lines.push(`spawn error: ${err.message}`));
+  const p = spawnLogged(bin, args, { detached: true });
+  const { proc } = p;
   // If this test process ends without the after() hook (a crash), take
   // nginx's group with it rather than leave it listening.
   const killGroup = () => {
     try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone already */ }
   };
-  const onExit = () => { if (!exited) killGroup(); };
+  const onExit = () => { if (!p.exited) killGroup(); };
   process.on('exit', onExit);
 
-  const errorLog = (n = LOG_LINES) => lines.slice(-n).map((l) => `  ${l}`).join('\n');
+  const errorLog = (n = LOG_LINES) => p.lines.slice(-n).map((l) => `  ${l}`).join('\n');
   const accessLog = (n = LOG_LINES) => tailFile(path.join(dir, 'access.log'), n);
 
   const stop = async () => {
-    if (!exited && proc.pid) {
+    if (!p.exited && proc.pid) {
       try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone already */ }
       const timer = setTimeout(killGroup, STOP_TIMEOUT_MS);
-      await exit;
+      await p.exit;
       clearTimeout(timer);
     }
     process.removeListener('exit', onExit);
     fs.rmSync(dir, { recursive: true, force: true });
-    return exited;
+    return p.exited;
   };
 
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let ready = false;
-  while (!ready && !exited && Date.now() < deadline) {
-    ready = await probe(`${base}/echo/info`);
-    if (!ready) await sleep(50);
-  }
-  if (!ready) {
-    const why = exited ? `exited (${exited.code ?? exited.signal})` : `/echo/info not 200 in ${READY_TIMEOUT_MS} ms`;
+  if (!(await waitReady(`${base}/echo/info`, p, READY_TIMEOUT_MS))) {
+    const why = p.exited ? `exited (${p.exited.code ?? p.exited.signal})` : `/echo/info not 200 in ${READY_TIMEOUT_MS} ms`;
     const err = new Error(`nginx ${args.join(' ')}: ${why}\n--- nginx error log ---\n${errorLog() || '  (none)'}\n` +
       `--- nginx access log ---\n${accessLog() || '  (none)'}\n--- generated ${path.join(dir, 'sockgate.conf')} ---\n${conf}`);
     await stop();
