@@ -163,7 +163,7 @@ func TestHeadAndConditional(t *testing.T) {
 func TestClientEmbedded(t *testing.T) {
 	t.Parallel()
 	if !ClientBuilt() {
-		t.Skip("dist/sockjs.min.js not built; run `make assets` to test the embedded client")
+		t.Fatal("dist/sockjs.min.js is not built, so this binary would serve no sockjs-client: run `make assets` (make test does) before go test")
 	}
 	res, body := get(t, Handler(), http.MethodGet, ClientPath, nil)
 	if res.StatusCode != http.StatusOK {
