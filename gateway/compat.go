@@ -6,6 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/gateway/compat"
+	"github.com/sockgate/sockgate/session"
 )
 
 // newCompatService serves sc with the compat engine (igm/sockjs-go). Options
@@ -26,5 +27,13 @@ func newCompatService(sc Service, log zerolog.Logger) http.Handler {
 		DisabledTransports: sc.DisabledTransports,
 		SockJSURL:          url,
 		Logger:             log.With().Str("service", sc.Prefix).Str("engine", EngineSockJSGo).Logger(),
-	}, sc.Handler)
+	}, handlerOf(sc))
+}
+
+// handlerOf is the service's code as a session.Handler.
+func handlerOf(sc Service) session.Handler {
+	if sc.Events != nil {
+		return session.EventsHandler(sc.Events)
+	}
+	return sc.Handler
 }

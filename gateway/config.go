@@ -33,8 +33,13 @@ const (
 type Service struct {
 	// Prefix is where the service is mounted, starting with "/".
 	Prefix string
-	// Handler runs once per session.
+	// Handler runs once per session, in a goroutine of its own.
 	Handler session.Handler
+	// Events, when set, is used instead of Handler: its callbacks run in
+	// the goroutines that already serve the session, so a session costs
+	// no goroutine of its own (see session.Events). The compat engine
+	// runs it as a Handler (session.EventsHandler).
+	Events session.Events
 	// HeartbeatDelay is how often an idle receiver gets an "h" frame (25s).
 	HeartbeatDelay time.Duration
 	// DisconnectDelay is how long a session lives with no receiver (5s).

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -101,7 +100,6 @@ type hixieConn struct {
 	conn  net.Conn
 	br    *bufio.Reader
 	limit int64
-	wmu   sync.Mutex
 }
 
 func (c *hixieConn) ReadText() ([]byte, error) {
@@ -148,23 +146,19 @@ func (c *hixieConn) readLong(head []byte) ([]byte, error) {
 	}
 }
 
-func (c *hixieConn) WriteText(p []byte, deadline time.Time) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.conn.SetWriteDeadline(deadline)
-	bufs := net.Buffers{[]byte{0x00}, p, []byte{0xff}}
-	_, err := bufs.WriteTo(c.conn)
-	return err
+func (c *hixieConn) AppendText(dst, p []byte) []byte {
+	dst = append(dst, 0x00)
+	dst = append(dst, p...)
+	return append(dst, 0xff)
 }
 
-func (c *hixieConn) WriteClose(int, string, time.Time) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_, err := c.conn.Write([]byte{0xff, 0x00})
-	return err
+func (c *hixieConn) AppendPing(dst []byte) []byte { return dst } // no pings in hixie-76
+func (c *hixieConn) AppendClose(dst []byte, _ int, _ string) []byte {
+	return append(dst, 0xff, 0x00)
 }
-
-func (c *hixieConn) Ping(time.Time) error              { return nil }
+func (c *hixieConn) NetConn() net.Conn                 { return c.conn }
+func (c *hixieConn) OnControl(func([]byte, bool))      {} // the client's close needs no answer
+func (c *hixieConn) KeepAlive()                        {}
 func (c *hixieConn) SetReadLimit(n int64)              { c.limit = n }
 func (c *hixieConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 func (c *hixieConn) Close() error                      { return c.conn.Close() }

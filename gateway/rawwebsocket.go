@@ -29,63 +29,88 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 		svc.refuse(w, err)
 		return
 	}
-	defer svc.srv.limiter.release(ip)
 	conn, err := svc.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		svc.srv.limiter.release(ip)
 		return
 	}
-	var s *rawSession
-	svc.srv.metrics.opened(TransportRawWebsocket)
-	defer func() { svc.srv.metrics.closed(TransportRawWebsocket, s.closeInfo()) }()
-	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
-	s = newRawSession(conn, svc.opts)
-	idle := 2*svc.opts.HeartbeatDelay + writeTimeout
-	_ = conn.SetReadDeadline(time.Now().Add(idle))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(idle)) })
-	svc.ws.add(s)
-	defer svc.ws.remove(s)
-	svc.start(s)
-	writerDone := make(chan struct{})
+	// As for the SockJS websocket: read in a goroutine of our own so that
+	// net/http frees this one and its buffers.
+	svc.srv.handlers.Add(1)
 	go func() {
-		defer close(writerDone)
-		s.writeLoop(svc.opts.HeartbeatDelay)
+		defer svc.srv.handlers.Done()
+		defer svc.srv.limiter.release(ip)
+		svc.runRawWebsocket(newGorillaConn(conn, svc.opts.HeartbeatDelay))
 	}()
-	s.readLoop(idle)
-	<-writerDone
-	_ = conn.Close()
 }
 
-// rawSession is a session on the raw websocket endpoint. It implements
-// session.Session with its own bounded queue of messages.
+// runRawWebsocket carries a raw websocket session over conn until the
+// connection ends; the calling goroutine reads.
+func (svc *service) runRawWebsocket(conn *gorillaConn) {
+	s := newRawSession(conn, svc)
+	svc.srv.metrics.opened(TransportRawWebsocket)
+	svc.ws.add(s)
+	conn.OnControl(s.w.control)
+	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
+	s.w.mu.Lock() // beat reads the timer after taking the lock
+	s.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, s.beat)
+	s.w.mu.Unlock()
+	svc.start(s)
+	s.readLoop()
+	s.w.stop()
+	s.heartbeat.Stop()
+	_ = conn.Close()
+	svc.ws.remove(s)
+	svc.srv.metrics.closed(TransportRawWebsocket, s.closeInfo())
+}
+
+// rawSession is a session on the raw websocket endpoint: each message is
+// one websocket text message, close codes pass through. It implements
+// session.Session; its frames go out through a wsWriter.
 type rawSession struct {
-	conn     *websocket.Conn
-	id       string
-	inbox    chan string
-	done     chan struct{}
-	wakeCh   chan struct{}
-	maxQueue int
+	conn      *gorillaConn
+	id        string
+	svc       *service
+	inbox     chan string         // Handler services
+	events    *session.Dispatcher // Events services
+	done      chan struct{}
+	w         *wsWriter
+	heartbeat *time.Timer
+	maxQueue  int
 
 	mu     sync.Mutex
-	queue  []string
-	queued int
+	out    []byte // framed messages waiting for the writer
 	info   session.CloseInfo
 	closed bool
 }
 
-func newRawSession(conn *websocket.Conn, opts *session.Options) *rawSession {
-	return &rawSession{
+func newRawSession(conn *gorillaConn, svc *service) *rawSession {
+	s := &rawSession{
 		conn:     conn,
 		id:       conn.RemoteAddr().String(),
-		inbox:    make(chan string, opts.InboxSize),
+		svc:      svc,
 		done:     make(chan struct{}),
-		wakeCh:   make(chan struct{}, 1),
-		maxQueue: opts.MaxQueueBytes,
+		maxQueue: svc.opts.MaxQueueBytes,
 	}
+	if svc.opts.Events != nil {
+		s.events = session.NewDispatcher(svc.opts.Events, s, svc.log)
+	} else {
+		s.inbox = make(chan string, svc.opts.InboxSize)
+	}
+	s.w = newWSWriter(conn.NetConn(), s.fill)
+	return s
 }
 
 func (s *rawSession) ID() string            { return s.id }
 func (s *rawSession) Transport() string     { return TransportRawWebsocket }
 func (s *rawSession) Done() <-chan struct{} { return s.done }
+
+// Start calls OnOpen for an Events service.
+func (s *rawSession) Start() {
+	if s.events != nil {
+		s.events.Open()
+	}
+}
 
 func (s *rawSession) Recv(ctx context.Context) (string, error) {
 	select {
@@ -104,54 +129,91 @@ func (s *rawSession) Recv(ctx context.Context) (string, error) {
 }
 
 func (s *rawSession) Send(msg string) error {
+	if !utf8.ValidString(msg) { // a browser would drop the connection
+		msg = strings.ToValidUTF8(msg, "\uFFFD")
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return session.ErrClosed
 	}
-	s.queue = append(s.queue, msg)
-	s.queued += len(msg)
-	if s.queued > s.maxQueue {
-		s.queue, s.queued = nil, 0
-		s.closeLocked(session.CodeSlowClient, session.ReasonSlowClient)
+	s.out = appendWSHeader(s.out, opText, len(msg))
+	s.out = append(s.out, msg...)
+	if len(s.out) > s.maxQueue {
+		s.out = nil
+		info := s.closeLocked(session.CodeSlowClient, session.ReasonSlowClient)
 		s.mu.Unlock()
-		s.wake()
+		s.closedEvent(info)
+		s.w.wake()
 		return session.ErrQueueFull
 	}
 	s.mu.Unlock()
-	s.wake()
+	s.w.wake()
 	return nil
 }
 
 func (s *rawSession) Close(code int, reason string) error {
 	s.mu.Lock()
-	if !s.closed {
-		s.closeLocked(code, reason)
+	if s.closed {
+		s.mu.Unlock()
+		return nil
 	}
+	info := s.closeLocked(code, reason)
 	s.mu.Unlock()
-	s.wake()
+	s.closedEvent(info)
+	s.w.wake()
 	return nil
 }
 
-func (s *rawSession) closeLocked(code int, reason string) {
+func (s *rawSession) closeLocked(code int, reason string) session.CloseInfo {
 	s.closed = true
 	s.info = session.CloseInfo{Code: code, Reason: reason}
 	close(s.done)
+	return s.info
 }
 
-func (s *rawSession) wake() {
-	select {
-	case s.wakeCh <- struct{}{}:
-	default:
+func (s *rawSession) closedEvent(info session.CloseInfo) {
+	if s.events != nil {
+		s.events.Close(info)
 	}
 }
 
+// fill hands the writer every queued message, then the close frame.
+func (s *rawSession) fill(dst []byte) ([]byte, bool) {
+	s.mu.Lock()
+	dst = append(dst, s.out...)
+	if cap(s.out) > 4096 {
+		s.out = nil // an idle session keeps no large buffer
+	} else {
+		s.out = s.out[:0]
+	}
+	closed, info := s.closed, s.info
+	s.mu.Unlock()
+	if !closed {
+		return dst, false
+	}
+	dst = appendWSClose(dst, wsCloseCode(info.Code), info.Reason)
+	_ = s.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	return dst, true
+}
+
+// beat pings the client every heartbeat delay.
+func (s *rawSession) beat() {
+	if s.w.isStopped() {
+		return
+	}
+	s.heartbeat.Reset(s.svc.opts.HeartbeatDelay)
+	s.conn.KeepAlive()
+	s.w.control(appendWSFrame(nil, opPing, nil), false)
+}
+
 // readLoop delivers messages until the connection ends.
-func (s *rawSession) readLoop(idle time.Duration) {
+func (s *rawSession) readLoop() {
 	for {
-		typ, p, err := s.conn.ReadMessage()
-		if err == nil {
-			_ = s.conn.SetReadDeadline(time.Now().Add(idle))
+		p, err := s.conn.ReadText()
+		if errors.Is(err, errMessageTooBig) {
+			_ = s.Close(session.CodeMessageTooBig, session.ReasonMessageTooBig)
+			continue // read on until the client answers the close
 		}
 		if err != nil {
 			code := websocket.CloseAbnormalClosure
@@ -162,12 +224,14 @@ func (s *rawSession) readLoop(idle time.Duration) {
 			_ = s.Close(code, reasonClientClosed)
 			return
 		}
-		if typ != websocket.TextMessage {
-			continue
-		}
 		if !utf8.Valid(p) {
 			_ = s.Close(websocket.CloseInvalidFramePayloadData, "Invalid UTF-8")
 			continue // the writer sends the close; read on until it lands
+		}
+		if s.events != nil {
+			one := [1]string{string(p)}
+			_ = s.events.Message(one[:], nil)
+			continue
 		}
 		select {
 		case s.inbox <- string(p):
@@ -176,46 +240,13 @@ func (s *rawSession) readLoop(idle time.Duration) {
 	}
 }
 
-// writeLoop writes queued messages, pings when idle, and the close frame
-// once the session closes.
-func (s *rawSession) writeLoop(pingEvery time.Duration) {
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	for {
-		select {
-		case <-s.wakeCh:
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				_ = s.conn.Close()
-				return
-			}
-			continue
-		}
-		s.mu.Lock()
-		batch, closed, info := s.queue, s.closed, s.info
-		s.queue, s.queued = nil, 0
-		s.mu.Unlock()
-		for _, m := range batch {
-			if !utf8.ValidString(m) { // a browser would drop the connection
-				m = strings.ToValidUTF8(m, "\uFFFD")
-			}
-			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := s.conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
-				_ = s.conn.Close()
-				return
-			}
-		}
-		if closed {
-			msg := websocket.FormatCloseMessage(wsCloseCode(info.Code), info.Reason)
-			_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeTimeout))
-			_ = s.conn.SetReadDeadline(time.Now().Add(closeGrace))
-			return
-		}
-	}
-}
-
 // Idle reports whether the handler took every message received.
-func (s *rawSession) Idle() bool { return len(s.inbox) == 0 }
+func (s *rawSession) Idle() bool {
+	if s.events != nil {
+		return s.events.Idle()
+	}
+	return len(s.inbox) == 0
+}
 
 func (s *rawSession) closeInfo() session.CloseInfo {
 	s.mu.Lock()

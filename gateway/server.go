@@ -141,8 +141,8 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 	if !strings.HasPrefix(sc.Prefix, "/") || sc.Prefix == "/" || strings.HasSuffix(sc.Prefix, "/") {
 		return fmt.Errorf("gateway: service prefix %q must start with / and not end with it", sc.Prefix)
 	}
-	if sc.Handler == nil {
-		return fmt.Errorf("gateway: service %q has no handler", sc.Prefix)
+	if (sc.Handler == nil) == (sc.Events == nil) {
+		return fmt.Errorf("gateway: service %q needs exactly one of Handler and Events", sc.Prefix)
 	}
 	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {

@@ -29,7 +29,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"prefix without slash", Config{Services: []Service{{Prefix: "echo", Handler: nopHandler}}}, "prefix"},
 		{"root prefix", Config{Services: []Service{{Prefix: "/", Handler: nopHandler}}}, "prefix"},
 		{"prefix with trailing slash", Config{Services: []Service{{Prefix: "/echo/", Handler: nopHandler}}}, "prefix"},
-		{"no handler", Config{Services: []Service{{Prefix: "/echo"}}}, "no handler"},
+		{"no handler", Config{Services: []Service{{Prefix: "/echo"}}}, "exactly one of Handler and Events"},
+		{"handler and events", Config{Services: []Service{{Prefix: "/echo", Handler: nopHandler, Events: session.EventFuncs{}}}}, "exactly one of Handler and Events"},
 		{"bad origin", Config{AllowedOrigins: []string{"https://a.example.com/x"}, Services: []Service{svc}}, "allowed origin"},
 		{"bad proxy", Config{TrustedProxies: []string{"nope"}, Services: []Service{svc}}, "trusted proxy"},
 	}

@@ -78,6 +78,8 @@ func newService(cfg Service, srv *Server) *service {
 		Meter:                srv.metrics.meter,
 		OnForget:             svc.forget,
 		OnClose:              svc.onClose,
+		Events:               cfg.Events,
+		Logger:               svc.log,
 	}.Resolve()
 	return svc
 }
@@ -229,8 +231,17 @@ func (svc *service) sessionFor(r *http.Request, id, transport string) (*session.
 	return s, nil
 }
 
-// start runs the service handler for a new session.
+// starter is a session that runs Events callbacks itself (Start calls
+// OnOpen).
+type starter interface{ Start() }
+
+// start runs the service handler for a new session: an Events service's
+// OnOpen in the calling goroutine, a Handler in a goroutine of its own.
 func (svc *service) start(s session.Session) {
+	if svc.cfg.Events != nil {
+		s.(starter).Start()
+		return
+	}
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -98,36 +100,46 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 }
 
 // wsConn is what the websocket transport needs of a connection, so RFC 6455
-// and hixie-76 connections share one session loop.
+// and hixie-76 connections share one session loop. Reads go through it;
+// writes go straight to NetConn, framed by the Append methods.
 type wsConn interface {
 	// ReadText returns the next text message.
 	ReadText() ([]byte, error)
-	// WriteText writes one text message before the deadline.
-	WriteText(p []byte, deadline time.Time) error
-	// WriteClose starts the closing handshake with code and reason.
-	WriteClose(code int, reason string, deadline time.Time) error
+	// AppendText appends p framed as one text message.
+	AppendText(dst, p []byte) []byte
+	// AppendPing appends a ping (nothing where the protocol has none).
+	AppendPing(dst []byte) []byte
+	// AppendClose appends the close frame with code and reason.
+	AppendClose(dst []byte, code int, reason string) []byte
+	// NetConn is the connection frames are written to.
+	NetConn() net.Conn
+	// OnControl routes the control frames the reader answers with (pongs,
+	// the reply to a close) to the writer.
+	OnControl(write func(frame []byte, closing bool))
+	// KeepAlive runs once per heartbeat delay: a peer that sent nothing
+	// (not even a pong) since the call before last is dead, and its reads
+	// time out.
+	KeepAlive()
 	// SetReadLimit bounds one incoming message.
 	SetReadLimit(n int64)
 	// SetReadDeadline bounds the next reads.
 	SetReadDeadline(t time.Time) error
-	// Ping asks the peer to prove it is alive (a no-op where the protocol
-	// has no pings).
-	Ping(deadline time.Time) error
 	// Close closes the connection at once.
 	Close() error
 }
 
 // runWebsocket carries a new session over conn. The calling goroutine
-// reads; frames are written by a pump goroutine that runs only while there
-// is something to write, so an idle websocket costs its reader and its
-// handler and nothing more. The session ends with the connection.
+// reads; frames are written by whoever queues them (see wsWriter), so an
+// idle websocket costs its reader goroutine (and a Handler service's
+// goroutine) and nothing more. The session ends with the connection.
 func (svc *service) runWebsocket(conn wsConn, sid string) {
 	s := session.NewSockJS(sid, TransportWebsocket, svc.opts)
 	svc.ws.add(s)
 	svc.srv.metrics.opened(TransportWebsocket)
 	p := &wsPump{svc: svc, conn: conn, s: s}
-	p.cond.L = &p.mu
-	rcv, err := s.AttachPush(p.wake)
+	p.w = newWSWriter(conn.NetConn(), p.fill)
+	conn.OnControl(p.w.control)
+	rcv, err := s.AttachPush(p.w.wake)
 	if err != nil {
 		_ = conn.Close()
 		return
@@ -135,127 +147,68 @@ func (svc *service) runWebsocket(conn wsConn, sid string) {
 	p.rcv = rcv
 	svc.start(s)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
-	p.mu.Lock()
+	p.w.mu.Lock() // beat reads the timer after taking the lock
 	p.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, p.beat)
-	p.mu.Unlock()
-	p.wake() // the open frame
-	code, reason := svc.wsRead(conn, s)
+	p.w.mu.Unlock()
+	p.w.wake() // the open frame
+	code, reason := svc.wsRead(conn, s, p.w)
 	s.Forget(code, reason)
-	p.stop()
+	p.w.stop()
+	p.heartbeat.Stop()
 	rcv.Detach()
 	_ = conn.Close()
 }
 
-// wsPump writes a websocket session's frames. wake starts a writer
-// goroutine when none runs; the writer drains every ready frame and ends.
+// wsPump turns a websocket session's frames into websocket messages for
+// its wsWriter.
 type wsPump struct {
 	svc       *service
 	conn      wsConn
 	s         *session.SockJS
 	rcv       *session.Receiver
+	w         *wsWriter
 	heartbeat *time.Timer
-
-	mu      sync.Mutex
-	cond    sync.Cond
-	running bool // a writer goroutine runs
-	again   bool // woken while running: look once more before ending
-	stopped bool // no more writers
-}
-
-func (p *wsPump) wake() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.stopped:
-	case p.running:
-		p.again = true
-	default:
-		p.running = true
-		go p.write()
-	}
 }
 
 // beat runs on the heartbeat timer: a heartbeat frame (and a ping) every
-// heartbeat delay, for as long as the pump runs.
+// heartbeat delay, for as long as the connection is written.
 func (p *wsPump) beat() {
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
+	if p.w.isStopped() {
 		return
 	}
 	p.heartbeat.Reset(p.svc.opts.HeartbeatDelay)
-	p.mu.Unlock()
+	p.conn.KeepAlive()
 	p.rcv.Heartbeat()
 }
 
-// stop waits for a running writer and starts no new one.
-func (p *wsPump) stop() {
-	p.mu.Lock()
-	p.heartbeat.Stop()
-	p.stopped = true
-	for p.running {
-		p.cond.Wait()
-	}
-	p.mu.Unlock()
-}
-
-// write is the writer goroutine: it drains, and drains again if woken
-// meanwhile, then ends.
-func (p *wsPump) write() {
-	for {
-		alive := p.drain()
-		p.mu.Lock()
-		if alive && p.again && !p.stopped {
-			p.again = false
-			p.mu.Unlock()
-			continue
-		}
-		p.running, p.again = false, false
-		if !alive {
-			p.stopped = true
-		}
-		p.cond.Broadcast()
-		p.mu.Unlock()
-		return
-	}
-}
-
-// drain writes every ready frame; false means the connection is done.
-func (p *wsPump) drain() bool {
+// fill appends every ready frame as a websocket message; after the close
+// frame, the closing handshake.
+func (p *wsPump) fill(dst []byte) ([]byte, bool) {
 	for {
 		frame, last, ok, err := p.rcv.TryNext(context.Background())
 		switch {
 		case err != nil:
-			return false
+			return dst, true
 		case !ok:
-			return true
-		case !p.send(frame, last) || last:
-			return false
+			return dst, false
+		}
+		dst = p.conn.AppendText(dst, frame)
+		if len(frame) == 1 && frame[0] == 'h' {
+			p.svc.srv.metrics.heartbeats.Inc()
+			dst = p.conn.AppendPing(dst)
+		}
+		if last {
+			info := p.s.CloseInfo()
+			dst = p.conn.AppendClose(dst, wsCloseCode(info.Code), info.Reason)
+			_ = p.conn.SetReadDeadline(time.Now().Add(closeGrace))
+			return dst, true
 		}
 	}
 }
 
-// send writes one frame, and after the close frame the closing handshake.
-func (p *wsPump) send(frame []byte, last bool) bool {
-	if err := p.conn.WriteText(frame, time.Now().Add(writeTimeout)); err != nil {
-		_ = p.conn.Close() // unblocks the reader
-		return false
-	}
-	if len(frame) == 1 && frame[0] == 'h' {
-		p.svc.srv.metrics.heartbeats.Inc()
-		_ = p.conn.Ping(time.Now().Add(writeTimeout))
-	}
-	if last {
-		info := p.s.CloseInfo()
-		_ = p.conn.WriteClose(wsCloseCode(info.Code), info.Reason, time.Now().Add(writeTimeout))
-		_ = p.conn.SetReadDeadline(time.Now().Add(closeGrace))
-	}
-	return true
-}
-
 // wsRead delivers the client's messages until the connection ends, and
 // tells why it ended.
-func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
+func (svc *service) wsRead(conn wsConn, s *session.SockJS, w *wsWriter) (int, string) {
 	for {
 		p, err := conn.ReadText()
 		if errors.Is(err, errMessageTooBig) {
@@ -273,7 +226,7 @@ func (svc *service) wsRead(conn wsConn, s *session.SockJS) (int, string) {
 		}
 		msgs, err := session.DecodeWebsocketMessage(p)
 		if err != nil {
-			_ = conn.WriteClose(session.CodeGoAway, "Broken framing.", time.Now().Add(writeTimeout))
+			w.control(conn.AppendClose(nil, session.CodeGoAway, "Broken framing."), true)
 			awaitClose(conn)
 			return session.CodeGoAway, "Broken framing."
 		}
@@ -325,61 +278,94 @@ func wsCloseCode(code int) int {
 	return websocket.CloseNormalClosure
 }
 
-// gorillaConn adapts a gorilla websocket connection to wsConn. A peer that
-// neither sends nor answers pings for twice the heartbeat delay (plus a
-// margin) is dead: its reads time out.
+// gorillaConn adapts a gorilla websocket connection to wsConn. gorilla
+// reads; every write is ours (see wsWriter), so gorilla's automatic
+// answers to pings and closes are routed to our writer.
 type gorillaConn struct {
 	*websocket.Conn
-	idle  time.Duration
-	limit *int64 // largest message; set by SetReadLimit
+	idle   time.Duration
+	limit  int64       // largest message; set by SetReadLimit
+	active atomic.Bool // something arrived since the last KeepAlive
 }
 
-func newGorillaConn(c *websocket.Conn, heartbeat time.Duration) gorillaConn {
-	g := gorillaConn{Conn: c, idle: 2*heartbeat + writeTimeout, limit: new(int64)}
+func newGorillaConn(c *websocket.Conn, heartbeat time.Duration) *gorillaConn {
+	g := &gorillaConn{Conn: c, idle: 2*heartbeat + writeTimeout}
 	_ = c.SetReadDeadline(time.Now().Add(g.idle))
-	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(g.idle)) })
+	c.SetPongHandler(func(string) error {
+		g.active.Store(true)
+		return nil
+	})
 	return g
+}
+
+// OnControl implements wsConn: pongs answer pings, and a close is answered
+// with the client's code, as gorilla's default handlers do.
+func (c *gorillaConn) OnControl(write func([]byte, bool)) {
+	c.SetPingHandler(func(data string) error {
+		c.active.Store(true)
+		write(appendWSFrame(nil, opPong, []byte(data)), false)
+		return nil
+	})
+	c.SetCloseHandler(func(code int, _ string) error {
+		if code == websocket.CloseNoStatusReceived {
+			write(appendWSFrame(nil, opClose, nil), true)
+		} else {
+			write(appendWSClose(nil, code, ""), true)
+		}
+		return nil
+	})
+}
+
+// KeepAlive implements wsConn: the read deadline moves on only when the
+// peer was heard from, so one that stops answering pings times out
+// 2 heartbeat delays (plus writeTimeout) after it was last heard, without
+// a deadline change per message.
+func (c *gorillaConn) KeepAlive() {
+	if c.active.Swap(false) {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
 }
 
 // ReadText reads the next text message, at most the read limit: a longer
 // one is errMessageTooBig (and gorilla skips the rest of it on the next
 // read), so the session can send its close frame itself.
-func (c gorillaConn) ReadText() ([]byte, error) {
+func (c *gorillaConn) ReadText() ([]byte, error) {
 	for {
 		typ, r, err := c.NextReader()
 		if err != nil {
 			return nil, err
 		}
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		c.active.Store(true)
 		if typ != websocket.TextMessage {
 			continue
 		}
-		limit := *c.limit
-		if limit <= 0 {
-			return io.ReadAll(r)
-		}
-		p, err := io.ReadAll(io.LimitReader(r, limit+1))
+		p, err := readLimited(r, c.limit)
 		if err != nil {
 			return nil, err
-		}
-		if int64(len(p)) > limit {
-			return nil, errMessageTooBig
 		}
 		return p, nil
 	}
 }
 
-func (c gorillaConn) Ping(deadline time.Time) error {
-	return c.WriteControl(websocket.PingMessage, nil, deadline)
+// readLimited reads r to its end, at most limit bytes (no bound when
+// limit <= 0); more is errMessageTooBig.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		return io.ReadAll(r)
+	}
+	p, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(p)) > limit {
+		return nil, errMessageTooBig
+	}
+	return p, nil
 }
 
-func (c gorillaConn) WriteText(p []byte, deadline time.Time) error {
-	_ = c.SetWriteDeadline(deadline)
-	return c.WriteMessage(websocket.TextMessage, p)
+func (c *gorillaConn) AppendText(dst, p []byte) []byte { return appendWSFrame(dst, opText, p) }
+func (c *gorillaConn) AppendPing(dst []byte) []byte    { return appendWSFrame(dst, opPing, nil) }
+func (c *gorillaConn) AppendClose(dst []byte, code int, reason string) []byte {
+	return appendWSClose(dst, code, reason)
 }
-
-func (c gorillaConn) WriteClose(code int, reason string, deadline time.Time) error {
-	return c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
-}
-
-func (c gorillaConn) SetReadLimit(n int64) { *c.limit = n }
+func (c *gorillaConn) SetReadLimit(n int64) { c.limit = n }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Defaults of Options.
@@ -41,6 +43,11 @@ type Options struct {
 	// OnForget, when set, is called once when a session is gone for good:
 	// after its close frame was replayed until the disconnect delay passed.
 	OnForget func(s *SockJS)
+	// Events, when set, makes sessions dispatch to it (see Events) instead
+	// of queueing messages for Recv; the transport calls Start.
+	Events Events
+	// Logger receives panics of Events callbacks.
+	Logger zerolog.Logger
 }
 
 func (o *Options) withDefaults() *Options {
@@ -87,6 +94,7 @@ type SockJS struct {
 	meter    Meter
 	rate     rateLimiter
 	progress progress
+	events   *Dispatcher // nil for Handler services
 
 	mu        sync.Mutex
 	state     int
@@ -107,11 +115,15 @@ func NewSockJS(id, transport string, opts *Options) *SockJS {
 		id:        id,
 		transport: transport,
 		opts:      opts,
-		inbox:     make(chan string, opts.InboxSize),
 		done:      make(chan struct{}),
 		out:       append(make([]byte, 0, 64), "a["...),
 		meter:     nopMeter{},
 		progress:  newProgress(),
+	}
+	if opts.Events != nil {
+		s.events = NewDispatcher(opts.Events, s, opts.Logger)
+	} else {
+		s.inbox = make(chan string, opts.InboxSize)
 	}
 	if opts.Meter != nil {
 		s.meter = opts.Meter(transport)
@@ -139,7 +151,17 @@ func (s *SockJS) CloseInfo() CloseInfo {
 	return s.info
 }
 
-// Recv implements Session.
+// Start calls OnOpen for an Events service, in the calling goroutine, and
+// lets the open frame go; Handler services need no call.
+func (s *SockJS) Start() {
+	if s.events != nil {
+		s.events.Open()
+	}
+	s.progress.markReady()
+}
+
+// Recv implements Session. An Events session has no queue to receive
+// from: Recv returns only when the session closes.
 func (s *SockJS) Recv(ctx context.Context) (string, error) {
 	s.progress.markReady()
 	s.progress.asking(false)
@@ -181,6 +203,9 @@ func (s *SockJS) DeliverAndWait(ctx context.Context, msgs []string) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	if s.events != nil {
+		return s.deliver(ctx, msgs, true) // handled when it returns
+	}
 	seq := s.progress.delivering(len(msgs))
 	if err := s.deliver(ctx, msgs, true); err != nil {
 		return err
@@ -196,12 +221,15 @@ func (s *SockJS) Deliver(ctx context.Context, msgs []string) error {
 }
 
 func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error {
-	if !counted {
+	if !counted && s.events == nil {
 		s.progress.delivering(len(msgs))
 	}
 	if !s.rate.allow(len(msgs)) {
 		_ = s.Close(CodeRateLimited, ReasonRateLimited)
 		return ErrRateLimited
+	}
+	if s.events != nil {
+		return s.events.Message(msgs, s.meterIn)
 	}
 	for _, m := range msgs {
 		s.meter.In(len(m))
@@ -301,9 +329,14 @@ func (s *SockJS) closeLocked(code int, reason string) CloseInfo {
 	return s.info
 }
 
+func (s *SockJS) meterIn(m string) { s.meter.In(len(m)) }
+
 func (s *SockJS) closed(info CloseInfo) {
 	if s.opts.OnClose != nil {
 		s.opts.OnClose(s, info)
+	}
+	if s.events != nil {
+		s.events.Close(info)
 	}
 }
 
@@ -384,7 +417,12 @@ func (s *SockJS) Forget(code int, reason string) {
 // Idle reports whether the handler is done with every message delivered to
 // it (it asked for the next one, or returned), so whatever it sends in
 // answer is queued. A drain waits for this before closing.
-func (s *SockJS) Idle() bool { return len(s.inbox) == 0 && s.progress.idle() }
+func (s *SockJS) Idle() bool {
+	if s.events != nil {
+		return s.events.Idle()
+	}
+	return len(s.inbox) == 0 && s.progress.idle()
+}
 
 // Finished reports whether the session is closed and its close frame was
 // handed to a receiver (or it is gone for good): nothing is left to deliver.

@@ -135,7 +135,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 	}
 	chat := services.NewChat(services.ChatOptions{Bus: bus, NodeID: cfg.nodeID, Logger: log})
 	gc.Services = []gateway.Service{
-		with(base, "/echo", services.Echo),
+		withEvents(base, "/echo", services.EchoEvents),
 		with(base, "/chat", chat.Handler),
 	}
 	return gc
@@ -143,24 +143,30 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 
 // conformanceServices are the services of the standard SockJS test server.
 func conformanceServices(base gateway.Service) []gateway.Service {
-	echo := with(base, "/echo", services.Echo)
+	echo := withEvents(base, "/echo", services.EchoEvents)
 	echo.ResponseLimit = 4096
-	noWS := with(base, "/disabled_websocket_echo", services.Echo)
+	noWS := withEvents(base, "/disabled_websocket_echo", services.EchoEvents)
 	noWS.DisableWebsocket = true
-	cookie := with(base, "/cookie_needed_echo", services.Echo)
+	cookie := withEvents(base, "/cookie_needed_echo", services.EchoEvents)
 	cookie.CookieNeeded = true
 	return []gateway.Service{
 		echo, noWS, cookie,
 		with(base, "/close", services.CloseAtOnce),
 		with(base, "/ticker", services.Ticker),
 		with(base, "/amplify", services.Amplify),
-		with(base, "/broadcast", services.NewBroadcast().Handler),
+		withEvents(base, "/broadcast", services.NewBroadcast().Events()),
 	}
 }
 
 func with(base gateway.Service, prefix string, h func(context.Context, session.Session)) gateway.Service {
 	base.Prefix = prefix
 	base.Handler = h
+	return base
+}
+
+func withEvents(base gateway.Service, prefix string, ev session.Events) gateway.Service {
+	base.Prefix = prefix
+	base.Events = ev
 	return base
 }
 

@@ -23,6 +23,16 @@ func Echo(ctx context.Context, s session.Session) {
 	}
 }
 
+// EchoEvents is Echo in callback form (session.Events): the same service
+// with no goroutine per session.
+var EchoEvents session.Events = echoEvents{}
+
+type echoEvents struct{}
+
+func (echoEvents) OnOpen(session.Session)                     {}
+func (echoEvents) OnMessage(s session.Session, msg string)    { _ = s.Send(msg) }
+func (echoEvents) OnClose(session.Session, session.CloseInfo) {}
+
 // CloseAtOnce closes every new session with c[3000,"Go away!"].
 func CloseAtOnce(_ context.Context, s session.Session) {
 	_ = s.Close(session.CodeGoAway, session.ReasonGoAway)
@@ -74,6 +84,16 @@ type Broadcast struct {
 
 // NewBroadcast returns an empty broadcast service.
 func NewBroadcast() *Broadcast { return &Broadcast{room: session.NewRoom("broadcast")} }
+
+// Events is the service in callback form (session.Events): no goroutine per
+// session.
+func (b *Broadcast) Events() session.Events {
+	return session.EventFuncs{
+		Open:    func(s session.Session) { b.room.Join(s) },
+		Message: func(_ session.Session, msg string) { b.room.Broadcast(msg) },
+		Close:   func(s session.Session, _ session.CloseInfo) { b.room.Leave(s) },
+	}
+}
 
 // Handler is the session.Handler of the service.
 func (b *Broadcast) Handler(ctx context.Context, s session.Session) {

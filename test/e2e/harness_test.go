@@ -36,7 +36,11 @@ const (
 	pollInterval = 20 * time.Millisecond
 )
 
-var engines = []string{gateway.EngineNative, gateway.EngineSockJSGo}
+// engineNativeEvents is the native engine with the echo services in
+// callback form (session.Events) instead of Handler goroutines.
+const engineNativeEvents = "native-events"
+
+var engines = []string{gateway.EngineNative, engineNativeEvents, gateway.EngineSockJSGo}
 
 // transports are the client transports every case runs over.
 var transports = sockjsclient.Transports
@@ -88,17 +92,33 @@ func closeAtOnce(_ context.Context, s session.Session) {
 func startGateway(t *testing.T, engine string) *env {
 	t.Helper()
 	chat := services.NewChat(services.ChatOptions{})
+	echo := func(sc gateway.Service) gateway.Service {
+		if engine == engineNativeEvents {
+			sc.Events = services.EchoEvents
+		} else {
+			sc.Handler = services.Echo
+		}
+		return sc
+	}
+	closer := gateway.Service{Prefix: "/close", Handler: closeAtOnce}
+	gatewayEngine := engine
+	if engine == engineNativeEvents {
+		gatewayEngine = gateway.EngineNative
+		closer = gateway.Service{Prefix: "/close", Events: session.EventFuncs{Open: func(s session.Session) {
+			_ = s.Close(3000, "Go away!")
+		}}}
+	}
 	srv, err := gateway.New(gateway.Config{
 		Addr:            "127.0.0.1:0",
-		Engine:          engine,
+		Engine:          gatewayEngine,
 		Logger:          zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
 		ShutdownTimeout: 2 * time.Second,
 		Services: []gateway.Service{
-			{Prefix: "/echo", Handler: services.Echo},
-			{Prefix: "/close", Handler: closeAtOnce},
-			{Prefix: "/expire", Handler: services.Echo, DisconnectDelay: expireDelay},
-			{Prefix: "/hb", Handler: services.Echo, HeartbeatDelay: heartbeatDelay},
-			{Prefix: "/small", Handler: services.Echo, ResponseLimit: smallResponseLimit},
+			echo(gateway.Service{Prefix: "/echo"}),
+			closer,
+			echo(gateway.Service{Prefix: "/expire", DisconnectDelay: expireDelay}),
+			echo(gateway.Service{Prefix: "/hb", HeartbeatDelay: heartbeatDelay}),
+			echo(gateway.Service{Prefix: "/small", ResponseLimit: smallResponseLimit}),
 			{Prefix: "/chat", Handler: chat.Handler},
 		},
 	})
