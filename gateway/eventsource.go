@@ -7,25 +7,21 @@ import (
 // serveEventSource serves the eventsource transport: a "\r\n" prelude, then
 // each frame as "data: <frame>\r\n\r\n" until the response limit.
 func (svc *service) serveEventSource(w http.ResponseWriter, r *http.Request, sid string) {
-	rw := newRespWriter(w)
-	svc.receive(w, r, sid, receiving{
-		transport: TransportEventSource,
-		streaming: true,
-		start: func() error {
-			h := w.Header()
+	svc.receive(w, r, sid, streamReceiving(w, TransportEventSource, streamFraming{
+		headers: func(h http.Header) {
 			h.Set("Content-Type", contentTypeSSE)
 			h.Set("X-Accel-Buffering", "no")
 			setNoCache(h)
 			setCORS(w, r) // EventSource across origins needs it
 			svc.setCookie(w, r)
-			w.WriteHeader(http.StatusOK)
-			_, err := rw.write("\r\n", nil, "")
-			return err
 		},
-		fw: frameWriterFunc(func(frame []byte) (int, error) {
-			return rw.write("data: ", escapeEventSource(frame), "\r\n\r\n")
-		}),
-	})
+		prelude: "\r\n",
+		frame: func(dst, frame []byte) []byte {
+			dst = append(dst, "data: "...)
+			dst = append(dst, escapeEventSource(frame)...)
+			return append(dst, "\r\n\r\n"...)
+		},
+	}))
 }
 
 // escapeEventSource percent-escapes '%', '\r', '\n' and NUL, which would

@@ -41,24 +41,20 @@ func (svc *service) serveHTMLFile(w http.ResponseWriter, r *http.Request, sid st
 		writeText(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	rw := newRespWriter(w)
-	svc.receive(w, r, sid, receiving{
-		transport: TransportHTMLFile,
-		streaming: true,
-		start: func() error {
-			h := w.Header()
+	svc.receive(w, r, sid, streamReceiving(w, TransportHTMLFile, streamFraming{
+		headers: func(h http.Header) {
 			h.Set("Content-Type", contentTypeHTML)
 			h.Set("X-Accel-Buffering", "no")
 			setNoCache(h)
 			svc.setCookie(w, r)
-			w.WriteHeader(http.StatusOK)
-			_, err := rw.write(htmlfilePrelude(cb), nil, "")
-			return err
 		},
-		fw: frameWriterFunc(func(frame []byte) (int, error) {
-			return rw.write("<script>\np(", quoteForScript(frame), ");\n</script>\r\n")
-		}),
-	})
+		prelude: htmlfilePrelude(cb),
+		frame: func(dst, frame []byte) []byte {
+			dst = append(dst, "<script>\np("...)
+			dst = append(dst, quoteForScript(frame)...)
+			return append(dst, ");\n</script>\r\n"...)
+		},
+	}))
 }
 
 // quoteForScript quotes frame as a JavaScript string literal that is also

@@ -66,7 +66,7 @@ func (svc *service) runRawWebsocket(conn *gorillaConn) {
 
 // rawSession is a session on the raw websocket endpoint: each message is
 // one websocket text message, close codes pass through. It implements
-// session.Session; its frames go out through a wsWriter.
+// session.Session; its frames go out through a connWriter.
 type rawSession struct {
 	conn      *gorillaConn
 	id        string
@@ -74,7 +74,7 @@ type rawSession struct {
 	inbox     chan string         // Handler services
 	events    *session.Dispatcher // Events services
 	done      chan struct{}
-	w         *wsWriter
+	w         *connWriter
 	heartbeat *time.Timer
 	maxQueue  int
 
@@ -97,7 +97,7 @@ func newRawSession(conn *gorillaConn, svc *service) *rawSession {
 	} else {
 		s.inbox = make(chan string, svc.opts.InboxSize)
 	}
-	s.w = newWSWriter(conn.NetConn(), s.fill)
+	s.w = newConnWriter(conn.NetConn(), s.fill)
 	return s
 }
 

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sockgate/sockgate/session"
 )
 
 // writeTimeout bounds each write to a client; a client that cannot take a
@@ -27,20 +26,19 @@ type receiving struct {
 	streaming bool         // many frames per response, up to the limit
 	start     func() error // headers and prelude, before the first frame
 	fw        frameWriter
+	stream    *streamFraming // streaming transports: the framing, to serve on the connection itself
 }
 
 // receive serves a receiving request: attach to the session (creating it),
 // then pass frames to the client until the response is done.
 func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, rv receiving) {
-	rcv, err := svc.attach(r, sid, rv.transport)
-	switch {
-	case errors.Is(err, session.ErrReceiverAttached):
-		if rv.start() == nil {
-			_, _ = rv.fw.writeFrame(session.CloseFrame(session.CodeAnotherConnection, session.ReasonAnotherConnection))
-		}
+	if rv.stream != nil && canTakeOver(w, r) {
+		svc.serveStream(w, r, sid, rv)
 		return
-	case err != nil:
-		svc.refuse(w, err)
+	}
+	rcv, err := svc.attach(r, sid, rv.transport)
+	if err != nil {
+		svc.refuseReceiver(w, rv, err)
 		return
 	}
 	if err := rv.start(); err != nil {

@@ -251,12 +251,18 @@ func (svc *service) start(s session.Session) {
 
 // attach finds or creates the session and attaches a receiver to it.
 func (svc *service) attach(r *http.Request, id, transport string) (*session.Receiver, error) {
+	return svc.attachPush(r, id, transport, nil)
+}
+
+// attachPush is attach for a push receiver that calls notify (nil: a pull
+// receiver).
+func (svc *service) attachPush(r *http.Request, id, transport string, notify func()) (*session.Receiver, error) {
 	for range 3 {
 		s, err := svc.sessionFor(r, id, transport)
 		if err != nil {
 			return nil, err
 		}
-		rcv, err := s.AttachWait(r.Context())
+		rcv, err := s.AttachWaitPush(r.Context(), notify)
 		if errors.Is(err, session.ErrClosed) {
 			svc.reg.Remove(s) // forgotten a moment ago; make a new one
 			continue

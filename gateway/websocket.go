@@ -129,7 +129,7 @@ type wsConn interface {
 }
 
 // runWebsocket carries a new session over conn. The calling goroutine
-// reads; frames are written by whoever queues them (see wsWriter), so an
+// reads; frames are written by whoever queues them (see connWriter), so an
 // idle websocket costs its reader goroutine (and a Handler service's
 // goroutine) and nothing more. The session ends with the connection.
 func (svc *service) runWebsocket(conn wsConn, sid string) {
@@ -137,7 +137,7 @@ func (svc *service) runWebsocket(conn wsConn, sid string) {
 	svc.ws.add(s)
 	svc.srv.metrics.opened(TransportWebsocket)
 	p := &wsPump{svc: svc, conn: conn, s: s}
-	p.w = newWSWriter(conn.NetConn(), p.fill)
+	p.w = newConnWriter(conn.NetConn(), p.fill)
 	conn.OnControl(p.w.control)
 	rcv, err := s.AttachPush(p.w.wake)
 	if err != nil {
@@ -160,13 +160,13 @@ func (svc *service) runWebsocket(conn wsConn, sid string) {
 }
 
 // wsPump turns a websocket session's frames into websocket messages for
-// its wsWriter.
+// its connWriter.
 type wsPump struct {
 	svc       *service
 	conn      wsConn
 	s         *session.SockJS
 	rcv       *session.Receiver
-	w         *wsWriter
+	w         *connWriter
 	heartbeat *time.Timer
 }
 
@@ -208,7 +208,7 @@ func (p *wsPump) fill(dst []byte) ([]byte, bool) {
 
 // wsRead delivers the client's messages until the connection ends, and
 // tells why it ended.
-func (svc *service) wsRead(conn wsConn, s *session.SockJS, w *wsWriter) (int, string) {
+func (svc *service) wsRead(conn wsConn, s *session.SockJS, w *connWriter) (int, string) {
 	for {
 		p, err := conn.ReadText()
 		if errors.Is(err, errMessageTooBig) {
@@ -279,7 +279,7 @@ func wsCloseCode(code int) int {
 }
 
 // gorillaConn adapts a gorilla websocket connection to wsConn. gorilla
-// reads; every write is ours (see wsWriter), so gorilla's automatic
+// reads; every write is ours (see connWriter), so gorilla's automatic
 // answers to pings and closes are routed to our writer.
 type gorillaConn struct {
 	*websocket.Conn

@@ -12,19 +12,14 @@ var xhrStreamingPrelude = strings.Repeat("h", 2048) + "\n"
 // serveXHRStreaming serves xhr streaming: a prelude, then frames each ending
 // in "\n" until the response limit.
 func (svc *service) serveXHRStreaming(w http.ResponseWriter, r *http.Request, sid string) {
-	rw := newRespWriter(w)
-	svc.receive(w, r, sid, receiving{
-		transport: TransportXHRStreaming,
-		streaming: true,
-		start: func() error {
+	svc.receive(w, r, sid, streamReceiving(w, TransportXHRStreaming, streamFraming{
+		headers: func(h http.Header) {
 			svc.xhrHeaders(w, r)
-			w.Header().Set("X-Accel-Buffering", "no")
-			w.WriteHeader(http.StatusOK)
-			_, err := rw.write(xhrStreamingPrelude, nil, "")
-			return err
+			h.Set("X-Accel-Buffering", "no")
 		},
-		fw: frameWriterFunc(func(frame []byte) (int, error) {
-			return rw.write("", frame, "\n")
-		}),
-	})
+		prelude: xhrStreamingPrelude,
+		frame: func(dst, frame []byte) []byte {
+			return append(append(dst, frame...), '\n')
+		},
+	}))
 }

@@ -31,9 +31,18 @@ const AttachGrace = 150 * time.Millisecond
 // AttachWait is Attach, except that when another receiver is attached it
 // waits up to AttachGrace (or until ctx ends) for it to detach first.
 func (s *SockJS) AttachWait(ctx context.Context) (*Receiver, error) {
+	return s.attachWait(ctx, nil)
+}
+
+// AttachWaitPush is AttachWait for a push receiver (see AttachPush).
+func (s *SockJS) AttachWaitPush(ctx context.Context, notify func()) (*Receiver, error) {
+	return s.attachWait(ctx, notify)
+}
+
+func (s *SockJS) attachWait(ctx context.Context, notify func()) (*Receiver, error) {
 	var timer *time.Timer
 	for {
-		r, err := s.Attach()
+		r, err := s.attach(notify)
 		if !errors.Is(err, ErrReceiverAttached) {
 			return r, err
 		}

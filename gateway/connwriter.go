@@ -9,8 +9,9 @@ import (
 	"unicode/utf8"
 )
 
-// wsWriter writes the frames of one websocket connection without a
-// goroutine of its own. Whoever has something for the client (a Send, a
+// connWriter writes the frames of one connection we own (a websocket, a
+// streaming response taken over from net/http) without a goroutine of its
+// own. Whoever has something for the client (a Send, a
 // broadcast, the heartbeat timer, the reader answering a ping) calls wake.
 // If no write is in progress, that goroutine collects every ready frame
 // into one buffer and writes it with one non-blocking system call. Only
@@ -18,13 +19,16 @@ import (
 // does a goroutine start, to finish with blocking writes and then end. So a
 // connection that keeps up has no writer goroutine, a burst of messages
 // costs one write, and no lock is held across a network write.
-type wsWriter struct {
+type connWriter struct {
 	conn net.Conn
 	raw  syscall.RawConn // nil when conn has no descriptor (TLS): writes then always go through a goroutine
 	// fill appends every frame ready now, already framed, to dst; end
 	// means nothing may follow them (a close frame, or the session is
 	// gone).
 	fill func(dst []byte) (out []byte, end bool)
+	// onEnd, when set, runs once the frames that ended the connection are
+	// written (or failed).
+	onEnd func()
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -35,8 +39,8 @@ type wsWriter struct {
 	ctrlEnd bool   // ctrl ends with a close frame
 }
 
-func newWSWriter(conn net.Conn, fill func([]byte) ([]byte, bool)) *wsWriter {
-	w := &wsWriter{conn: conn, fill: fill}
+func newConnWriter(conn net.Conn, fill func([]byte) ([]byte, bool)) *connWriter {
+	w := &connWriter{conn: conn, fill: fill}
 	w.cond.L = &w.mu
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil && nonBlockingWrites {
@@ -55,7 +59,7 @@ const maxPooledBuffer = 64 << 10
 
 // wake writes whatever is ready, now, in the calling goroutine (or marks
 // the running writer to look again). It never blocks on the network.
-func (w *wsWriter) wake() {
+func (w *connWriter) wake() {
 	w.mu.Lock()
 	switch {
 	case w.stopped:
@@ -78,7 +82,7 @@ func (w *wsWriter) wake() {
 
 // control queues a control frame (a pong, a close) ahead of the next
 // collected frames and writes it; after a close frame nothing more is.
-func (w *wsWriter) control(frame []byte, closing bool) {
+func (w *connWriter) control(frame []byte, closing bool) {
 	w.mu.Lock()
 	if w.stopped || w.ctrlEnd {
 		w.mu.Unlock()
@@ -92,7 +96,7 @@ func (w *wsWriter) control(frame []byte, closing bool) {
 
 // stop ends writing: it waits for a write in progress (bounded by
 // writeTimeout) and lets no new one start.
-func (w *wsWriter) stop() {
+func (w *connWriter) stop() {
 	w.mu.Lock()
 	w.stopped = true
 	for w.running {
@@ -102,7 +106,7 @@ func (w *wsWriter) stop() {
 }
 
 // isStopped reports whether nothing more will be written.
-func (w *wsWriter) isStopped() bool {
+func (w *connWriter) isStopped() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.stopped
@@ -112,7 +116,7 @@ func (w *wsWriter) isStopped() bool {
 // finish the connection), then collects and writes until nothing is
 // ready. inline means the caller's goroutine: its writes must not block,
 // so what the socket does not take at once goes on in a new goroutine.
-func (w *wsWriter) drain(bp *[]byte, buf []byte, end, collect, inline bool) {
+func (w *connWriter) drain(bp *[]byte, buf []byte, end, collect, inline bool) {
 	for {
 		if len(buf) > 0 {
 			var n int
@@ -131,6 +135,9 @@ func (w *wsWriter) drain(bp *[]byte, buf []byte, end, collect, inline bool) {
 				end = true
 			}
 			buf = buf[:0]
+		}
+		if end && w.onEnd != nil {
+			w.onEnd()
 		}
 		w.mu.Lock()
 		if end {
@@ -158,7 +165,7 @@ func (w *wsWriter) drain(bp *[]byte, buf []byte, end, collect, inline bool) {
 }
 
 // write writes p with blocking writes, bounded by writeTimeout.
-func (w *wsWriter) write(p []byte) (int, error) {
+func (w *connWriter) write(p []byte) (int, error) {
 	_ = w.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	n, err := w.conn.Write(p)
 	_ = w.conn.SetWriteDeadline(time.Time{})

@@ -15,7 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// queueSource is a wsWriter fill function over a queue of messages.
+// queueSource is a connWriter fill function over a queue of messages.
 type queueSource struct {
 	mu     sync.Mutex
 	msgs   [][]byte
@@ -49,12 +49,12 @@ func (q *queueSource) fill(dst []byte) ([]byte, bool) {
 	return dst, false
 }
 
-// writerPair upgrades one connection and returns the server's wsWriter
+// writerPair upgrades one connection and returns the server's connWriter
 // over it and the client's end.
-func writerPair(t *testing.T) (*wsWriter, *queueSource, *websocket.Conn) {
+func writerPair(t *testing.T) (*connWriter, *queueSource, *websocket.Conn) {
 	t.Helper()
 	q := &queueSource{}
-	ready := make(chan *wsWriter, 1)
+	ready := make(chan *connWriter, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := newUpgrader().Upgrade(w, r, nil)
 		if err != nil {
@@ -62,7 +62,7 @@ func writerPair(t *testing.T) (*wsWriter, *queueSource, *websocket.Conn) {
 			return
 		}
 		t.Cleanup(func() { _ = conn.Close() })
-		ready <- newWSWriter(conn.NetConn(), q.fill)
+		ready <- newConnWriter(conn.NetConn(), q.fill)
 	}))
 	t.Cleanup(srv.Close)
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
@@ -77,9 +77,9 @@ func writerPair(t *testing.T) (*wsWriter, *queueSource, *websocket.Conn) {
 	return w, q, c
 }
 
-// TestWSWriterFrameSizes: every length encoding reaches a real client
+// TestConnWriterFrameSizes: every length encoding reaches a real client
 // intact (7-bit, 16-bit and 64-bit lengths, at their edges).
-func TestWSWriterFrameSizes(t *testing.T) {
+func TestConnWriterFrameSizes(t *testing.T) {
 	t.Parallel()
 	w, q, c := writerPair(t)
 	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 300000}
@@ -100,10 +100,10 @@ func TestWSWriterFrameSizes(t *testing.T) {
 	w.stop()
 }
 
-// TestWSWriterBackpressure: a client that does not read makes the socket
+// TestConnWriterBackpressure: a client that does not read makes the socket
 // full; wake still returns at once (the rest goes on in a goroutine), and
 // once the client reads, every message arrives in order.
-func TestWSWriterBackpressure(t *testing.T) {
+func TestConnWriterBackpressure(t *testing.T) {
 	t.Parallel()
 	w, q, c := writerPair(t)
 	const count, size = 4000, 4096 // 16 MiB: far more than socket buffers
@@ -135,10 +135,10 @@ func TestWSWriterBackpressure(t *testing.T) {
 	w.stop()
 }
 
-// TestWSWriterControlAndClose: a control frame goes out ahead of queued
+// TestConnWriterControlAndClose: a control frame goes out ahead of queued
 // messages, the close ends writing, and a long reason is cut at a
 // character boundary to fit the 125-byte control frame.
-func TestWSWriterControlAndClose(t *testing.T) {
+func TestConnWriterControlAndClose(t *testing.T) {
 	t.Parallel()
 	w, q, c := writerPair(t)
 	pongs := make(chan string, 1)
@@ -170,9 +170,9 @@ func TestWSWriterControlAndClose(t *testing.T) {
 	}
 }
 
-// TestWSWriterPeerGone: a write to a connection the client closed fails,
+// TestConnWriterPeerGone: a write to a connection the client closed fails,
 // closes the connection and stops the writer, without blocking.
-func TestWSWriterPeerGone(t *testing.T) {
+func TestConnWriterPeerGone(t *testing.T) {
 	t.Parallel()
 	w, q, c := writerPair(t)
 	_ = c.NetConn().Close()
