@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
 )
 
 // writeTimeout bounds each write to a client; a client that cannot take a
