@@ -98,6 +98,10 @@ type Config struct {
 	// AdminAddr, when set, serves /metrics, /healthz and /readyz on a
 	// listener of their own instead of the main one.
 	AdminAddr string
+	// Pprof serves Go's profiler at /debug/pprof/ beside /metrics (on the
+	// admin address when there is one). Off by default: profiles expose
+	// internals and cost CPU while they run.
+	Pprof bool
 	// MaxSessions bounds open sessions in total (0: no bound); new ones
 	// get 503 with Retry-After.
 	MaxSessions int

@@ -10,12 +10,16 @@ import (
 // and the requested headers allowed.
 func setCORS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Add("Vary", "Origin")
-	if origin := r.Header.Get("Origin"); origin != "" {
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Credentials", "true")
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = hdrOrigin
 	} else {
-		h.Set("Access-Control-Allow-Origin", "*")
+		h.Add("Vary", "Origin")
+	}
+	if origin := r.Header["Origin"]; len(origin) > 0 && origin[0] != "" {
+		h["Access-Control-Allow-Origin"] = origin[:1:1] // the request's own slice, read only
+		h["Access-Control-Allow-Credentials"] = hdrTrue
+	} else {
+		h["Access-Control-Allow-Origin"] = hdrAny
 	}
 	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
 		h.Set("Access-Control-Allow-Headers", req)

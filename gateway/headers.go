@@ -23,9 +23,22 @@ const (
 
 var oneYearSeconds = strconv.Itoa(int(oneYear / time.Second))
 
+// Header values the hot paths set, one shared slice each: net/http only
+// reads them, and assigning a canonical key directly saves an allocation
+// and a canonicalization per header per request.
+var (
+	hdrNoCache       = []string{noCache}
+	hdrContentTypeJS = []string{contentTypeJS}
+	hdrContentTypeTx = []string{contentTypePlain}
+	hdrOrigin        = []string{"Origin"}
+	hdrAny           = []string{"*"}
+	hdrTrue          = []string{"true"}
+	hdrNo            = []string{"no"}
+)
+
 // setNoCache marks a dynamic response as never cacheable.
 func setNoCache(h http.Header) {
-	h.Set("Cache-Control", noCache)
+	h["Cache-Control"] = hdrNoCache
 }
 
 // setCacheForever marks a static response (iframe page, OPTIONS) as
@@ -51,8 +64,8 @@ func (svc *service) setCookie(w http.ResponseWriter, r *http.Request) {
 // writeText answers with a short plain-text body.
 func writeText(w http.ResponseWriter, status int, body string) {
 	h := w.Header()
-	h.Set("Content-Type", contentTypePlain)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = hdrContentTypeTx
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
 }

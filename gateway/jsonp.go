@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/sockgate/sockgate/session"
 )
@@ -14,7 +13,6 @@ func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid strin
 		writeText(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	rw := newRespWriter(w)
 	prefix := "/**/" + cb + "("
 	svc.receive(w, r, sid, receiving{
 		transport: TransportJSONP,
@@ -28,8 +26,7 @@ func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid strin
 		},
 		fw: frameWriterFunc(func(frame []byte) (int, error) {
 			q := session.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
-			w.Header().Set("Content-Length", strconv.Itoa(len(prefix)+len(q)+4))
-			return rw.write(prefix, q, ");\r\n")
+			return writePoll(w, prefix, q, ");\r\n")
 		}),
 	})
 }

@@ -19,7 +19,7 @@ func (svc *service) serveXHRSend(w http.ResponseWriter, r *http.Request, sid str
 	if !svc.deliver(w, r, sid, false) {
 		return
 	}
-	h.Set("Content-Type", contentTypePlain)
+	h["Content-Type"] = hdrContentTypeTx
 	w.WriteHeader(http.StatusNoContent)
 }
 

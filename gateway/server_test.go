@@ -147,3 +147,27 @@ func TestProxyIdleTimeoutWarning(t *testing.T) {
 		t.Errorf("warnings %q: want one for /slow only", log)
 	}
 }
+
+// TestPprofRoutes: the profiler is served only when asked for, beside
+// /metrics, and the service routes still work beside it.
+func TestPprofRoutes(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		s, err := New(Config{Pprof: on, Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		for _, p := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+			if w := serve(s, http.MethodGet, p); w.Code != want {
+				t.Errorf("pprof %v: GET %s: %d, want %d", on, p, w.Code, want)
+			}
+		}
+		if w := serve(s, http.MethodGet, "/echo/info"); w.Code != http.StatusOK {
+			t.Errorf("pprof %v: GET /echo/info: %d", on, w.Code)
+		}
+	}
+}

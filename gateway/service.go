@@ -106,7 +106,11 @@ var transportRoutes = map[string]transportRoute{
 
 // ServeHTTP routes a request under the service prefix.
 func (svc *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest := r.URL.Path[len(svc.prefix):]
+	svc.serve(w, r, r.URL.Path[len(svc.prefix):])
+}
+
+// serve routes a request whose path is the service prefix and then rest.
+func (svc *service) serve(w http.ResponseWriter, r *http.Request, rest string) {
 	kind, sp := parsePath(rest)
 	switch kind {
 	case pathGreeting:

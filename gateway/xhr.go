@@ -3,12 +3,12 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // serveXHR serves xhr polling: one response per poll, its frames each ending
 // in "\n".
 func (svc *service) serveXHR(w http.ResponseWriter, r *http.Request, sid string) {
-	rw := newRespWriter(w)
 	svc.receive(w, r, sid, receiving{
 		transport: TransportXHRPolling,
 		start: func() error {
@@ -16,8 +16,7 @@ func (svc *service) serveXHR(w http.ResponseWriter, r *http.Request, sid string)
 			return nil
 		},
 		fw: frameWriterFunc(func(frame []byte) (int, error) {
-			w.Header().Set("Content-Length", strconv.Itoa(len(frame)+1))
-			return rw.write("", frame, "\n")
+			return writePoll(w, "", frame, "\n")
 		}),
 	})
 }
@@ -25,11 +24,39 @@ func (svc *service) serveXHR(w http.ResponseWriter, r *http.Request, sid string)
 // xhrHeaders sets what every xhr-family response carries.
 func (svc *service) xhrHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Type", contentTypeJS)
+	h["Content-Type"] = hdrContentTypeJS
 	setNoCache(h)
 	setCORS(w, r)
 	svc.setCookie(w, r)
 }
+
+// writePoll writes the one frame of a polling response, with its length.
+// It does not flush: net/http sends the response when the handler returns.
+// A small response gets no write deadline either (a client cannot have
+// unread poll responses piling up in the socket: it polls again only once
+// it read one, so a small response never waits for room); a large one
+// does, so a client that stops reading cannot hold the goroutine.
+func writePoll(w http.ResponseWriter, prefix string, frame []byte, suffix string) (int, error) {
+	size := len(prefix) + len(frame) + len(suffix)
+	w.Header()["Content-Length"] = []string{strconv.Itoa(size)}
+	if size > smallPoll {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
+	}
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], prefix...)
+	b = append(b, frame...)
+	b = append(b, suffix...)
+	n, err := w.Write(b)
+	if cap(b) <= 64*1024 {
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}
+	return n, err
+}
+
+// smallPoll is the largest poll response written without a deadline: far
+// below any socket's send buffer.
+const smallPoll = 16 << 10
 
 // frameWriterFunc adapts a function to frameWriter.
 type frameWriterFunc func(frame []byte) (int, error)

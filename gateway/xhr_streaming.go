@@ -15,7 +15,7 @@ func (svc *service) serveXHRStreaming(w http.ResponseWriter, r *http.Request, si
 	svc.receive(w, r, sid, streamReceiving(w, TransportXHRStreaming, streamFraming{
 		headers: func(h http.Header) {
 			svc.xhrHeaders(w, r)
-			h.Set("X-Accel-Buffering", "no")
+			h["X-Accel-Buffering"] = hdrNo
 		},
 		prelude: xhrStreamingPrelude,
 		frame: func(dst, frame []byte) []byte {

@@ -30,6 +30,7 @@ type config struct {
 	trustedProxies  string
 	basePath        string
 	adminAddr       string
+	pprof           bool
 	maxSessions     int
 	maxSessionsIP   int
 	maxSessionID    int
@@ -62,6 +63,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed")
 	fs.StringVar(&c.basePath, "base-path", "", "serve everything but /healthz and /readyz under this sub-path, e.g. /sockgate")
 	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics, /healthz and /readyz on this address instead of -addr")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ beside /metrics (keep it on a private -admin-addr)")
 	fs.IntVar(&c.maxSessions, "max-sessions", 100000, "open sessions in total before new ones get 503 (0: no bound)")
 	fs.IntVar(&c.maxSessionsIP, "max-sessions-per-ip", 1000, "open sessions per client address before new ones get 503 (0: no bound)")
 	fs.IntVar(&c.maxSessionID, "max-session-id-length", 128, "longest server or session id accepted in a URL")

@@ -124,6 +124,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		TrustedProxies:     splitList(cfg.trustedProxies),
 		BasePath:           cfg.basePath,
 		AdminAddr:          cfg.adminAddr,
+		Pprof:              cfg.pprof,
 		MaxSessions:        cfg.maxSessions,
 		MaxSessionsPerIP:   cfg.maxSessionsIP,
 		MaxSessionIDLength: cfg.maxSessionID,
