@@ -88,7 +88,7 @@ func (svc *service) serveHixie76(w http.ResponseWriter, r *http.Request, sid str
 		return
 	}
 	_ = netConn.SetDeadline(time.Time{})
-	svc.runWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, sid)
+	svc.openWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, sid).readWebsocket()
 }
 
 func sanitizeHeader(s string) string {

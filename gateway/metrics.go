@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +26,7 @@ const (
 // metrics are the gateway's Prometheus collectors, on a registry of its own
 // so that several servers can live in one process (tests).
 type metrics struct {
+	meters         sync.Map // transport name -> *transportMeter
 	reg            *prometheus.Registry
 	sessionsOpen   *prometheus.GaugeVec
 	sessionsOpened *prometheus.CounterVec
@@ -76,13 +78,19 @@ func (t *transportMeter) In(n int)  { t.in.Inc(); t.bytesIn.Add(float64(n)) }
 func (t *transportMeter) Out(n int) { t.out.Inc(); t.bytesOut.Add(float64(n)) }
 
 // meter returns the resolved counters of a transport.
+// meter returns the traffic counters of a transport, one shared value per
+// transport (a session holds a pointer, not counters of its own).
 func (m *metrics) meter(transport string) session.Meter {
-	return &transportMeter{
+	if tm, ok := m.meters.Load(transport); ok {
+		return tm.(*transportMeter)
+	}
+	tm, _ := m.meters.LoadOrStore(transport, &transportMeter{
 		in:       m.messagesIn.WithLabelValues(transport),
 		out:      m.messagesOut.WithLabelValues(transport),
 		bytesIn:  m.bytesIn.WithLabelValues(transport),
 		bytesOut: m.bytesOut.WithLabelValues(transport),
-	}
+	})
+	return tm.(*transportMeter)
 }
 
 func (m *metrics) opened(transport string) {

@@ -34,19 +34,19 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 		svc.srv.limiter.release(ip)
 		return
 	}
-	// As for the SockJS websocket: read in a goroutine of our own so that
-	// net/http frees this one and its buffers.
+	// As for the SockJS websocket: set up here, then read in a goroutine of
+	// our own so that net/http frees this one and its buffers.
+	s := svc.openRawWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay))
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
-		svc.runRawWebsocket(newGorillaConn(conn, svc.opts.HeartbeatDelay))
+		s.serve()
 	}()
 }
 
-// runRawWebsocket carries a raw websocket session over conn until the
-// connection ends; the calling goroutine reads.
-func (svc *service) runRawWebsocket(conn *gorillaConn) {
+// openRawWebsocket starts a raw websocket session over conn.
+func (svc *service) openRawWebsocket(conn *wsConnRFC6455) *rawSession {
 	s := newRawSession(conn, svc)
 	svc.srv.metrics.opened(TransportRawWebsocket)
 	svc.ws.add(s)
@@ -56,19 +56,24 @@ func (svc *service) runRawWebsocket(conn *gorillaConn) {
 	s.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, s.beat)
 	s.w.mu.Unlock()
 	svc.start(s)
+	return s
+}
+
+// serve reads in the calling goroutine until the connection ends.
+func (s *rawSession) serve() {
 	s.readLoop()
 	s.w.stop()
 	s.heartbeat.Stop()
-	_ = conn.Close()
-	svc.ws.remove(s)
-	svc.srv.metrics.closed(TransportRawWebsocket, s.closeInfo())
+	_ = s.conn.Close()
+	s.svc.ws.remove(s)
+	s.svc.srv.metrics.closed(TransportRawWebsocket, s.closeInfo())
 }
 
 // rawSession is a session on the raw websocket endpoint: each message is
 // one websocket text message, close codes pass through. It implements
 // session.Session; its frames go out through a connWriter.
 type rawSession struct {
-	conn      *gorillaConn
+	conn      *wsConnRFC6455
 	id        string
 	svc       *service
 	inbox     chan string         // Handler services
@@ -84,10 +89,10 @@ type rawSession struct {
 	closed bool
 }
 
-func newRawSession(conn *gorillaConn, svc *service) *rawSession {
+func newRawSession(conn *wsConnRFC6455, svc *service) *rawSession {
 	s := &rawSession{
 		conn:     conn,
-		id:       conn.RemoteAddr().String(),
+		id:       conn.NetConn().RemoteAddr().String(),
 		svc:      svc,
 		done:     make(chan struct{}),
 		maxQueue: svc.opts.MaxQueueBytes,
@@ -217,9 +222,9 @@ func (s *rawSession) readLoop() {
 		}
 		if err != nil {
 			code := websocket.CloseAbnormalClosure
-			var ce *websocket.CloseError
+			var ce *wsCloseError
 			if errors.As(err, &ce) {
-				code = ce.Code
+				code = ce.code
 			}
 			_ = s.Close(code, reasonClientClosed)
 			return

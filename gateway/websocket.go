@@ -3,12 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -31,7 +29,9 @@ var wsWriteBuffers = &sync.Pool{}
 // checked by the gateway's origin policy before the upgrade.
 func newUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
-		ReadBufferSize:  1024,
+		// Zero: gorilla reuses net/http's buffers for the handshake. It
+		// neither reads nor writes after it (see wsConnRFC6455).
+		ReadBufferSize:  0,
 		WriteBufferSize: 4096,
 		WriteBufferPool: wsWriteBuffers,
 		CheckOrigin:     func(*http.Request) bool { return true },
@@ -91,11 +91,12 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// Read in a goroutine of our own and let this one return: net/http then
 	// frees the request and the connection's 8 KiB of buffers, which it
 	// would otherwise hold for the life of the websocket.
+	p := svc.openWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), sid)
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
-		svc.runWebsocket(newGorillaConn(conn, svc.opts.HeartbeatDelay), sid)
+		p.readWebsocket()
 	}()
 }
 
@@ -128,35 +129,38 @@ type wsConn interface {
 	Close() error
 }
 
-// runWebsocket carries a new session over conn. The calling goroutine
-// reads; frames are written by whoever queues them (see connWriter), so an
-// idle websocket costs its reader goroutine (and a Handler service's
-// goroutine) and nothing more. The session ends with the connection.
-func (svc *service) runWebsocket(conn wsConn, sid string) {
-	s := session.NewSockJS(sid, TransportWebsocket, svc.opts)
+// openWebsocket starts a new session over conn: the handler, the heartbeat
+// and the open frame. Then readWebsocket serves it. The two are apart so
+// that this deep setup runs in net/http's goroutine and the reader's own
+// goroutine keeps a small stack while its session stays idle.
+func (svc *service) openWebsocket(conn wsConn, sid string) *wsPump {
+	p := &wsPump{svc: svc, conn: conn}
+	p.w = newConnWriter(conn.NetConn(), p.fill)
+	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, p.w.wake)
+	p.s, p.rcv = s, rcv
 	svc.ws.add(s)
 	svc.srv.metrics.opened(TransportWebsocket)
-	p := &wsPump{svc: svc, conn: conn, s: s}
-	p.w = newConnWriter(conn.NetConn(), p.fill)
 	conn.OnControl(p.w.control)
-	rcv, err := s.AttachPush(p.w.wake)
-	if err != nil {
-		_ = conn.Close()
-		return
-	}
-	p.rcv = rcv
 	svc.start(s)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
 	p.w.mu.Lock() // beat reads the timer after taking the lock
 	p.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, p.beat)
 	p.w.mu.Unlock()
 	p.w.wake() // the open frame
-	code, reason := svc.wsRead(conn, s, p.w)
-	s.Forget(code, reason)
+	return p
+}
+
+// readWebsocket reads in the calling goroutine until the connection ends;
+// frames are written by whoever queues them (see connWriter), so an idle
+// websocket costs this goroutine (and a Handler service's goroutine) and
+// nothing more. The session ends with the connection.
+func (p *wsPump) readWebsocket() {
+	code, reason := p.svc.wsRead(p.conn, p.s, p.w)
+	p.s.Forget(code, reason)
 	p.w.stop()
 	p.heartbeat.Stop()
-	rcv.Detach()
-	_ = conn.Close()
+	p.rcv.Detach()
+	_ = p.conn.Close()
 }
 
 // wsPump turns a websocket session's frames into websocket messages for
@@ -218,9 +222,9 @@ func (svc *service) wsRead(conn wsConn, s *session.SockJS, w *connWriter) (int, 
 			continue
 		}
 		if err != nil {
-			var ce *websocket.CloseError
+			var ce *wsCloseError
 			if errors.As(err, &ce) {
-				return ce.Code, reasonClientClosed
+				return ce.code, reasonClientClosed
 			}
 			return session.CodeInterrupted, session.ReasonInterrupted
 		}
@@ -277,95 +281,3 @@ func wsCloseCode(code int) int {
 	}
 	return websocket.CloseNormalClosure
 }
-
-// gorillaConn adapts a gorilla websocket connection to wsConn. gorilla
-// reads; every write is ours (see connWriter), so gorilla's automatic
-// answers to pings and closes are routed to our writer.
-type gorillaConn struct {
-	*websocket.Conn
-	idle   time.Duration
-	limit  int64       // largest message; set by SetReadLimit
-	active atomic.Bool // something arrived since the last KeepAlive
-}
-
-func newGorillaConn(c *websocket.Conn, heartbeat time.Duration) *gorillaConn {
-	g := &gorillaConn{Conn: c, idle: 2*heartbeat + writeTimeout}
-	_ = c.SetReadDeadline(time.Now().Add(g.idle))
-	c.SetPongHandler(func(string) error {
-		g.active.Store(true)
-		return nil
-	})
-	return g
-}
-
-// OnControl implements wsConn: pongs answer pings, and a close is answered
-// with the client's code, as gorilla's default handlers do.
-func (c *gorillaConn) OnControl(write func([]byte, bool)) {
-	c.SetPingHandler(func(data string) error {
-		c.active.Store(true)
-		write(appendWSFrame(nil, opPong, []byte(data)), false)
-		return nil
-	})
-	c.SetCloseHandler(func(code int, _ string) error {
-		if code == websocket.CloseNoStatusReceived {
-			write(appendWSFrame(nil, opClose, nil), true)
-		} else {
-			write(appendWSClose(nil, code, ""), true)
-		}
-		return nil
-	})
-}
-
-// KeepAlive implements wsConn: the read deadline moves on only when the
-// peer was heard from, so one that stops answering pings times out
-// 2 heartbeat delays (plus writeTimeout) after it was last heard, without
-// a deadline change per message.
-func (c *gorillaConn) KeepAlive() {
-	if c.active.Swap(false) {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	}
-}
-
-// ReadText reads the next text message, at most the read limit: a longer
-// one is errMessageTooBig (and gorilla skips the rest of it on the next
-// read), so the session can send its close frame itself.
-func (c *gorillaConn) ReadText() ([]byte, error) {
-	for {
-		typ, r, err := c.NextReader()
-		if err != nil {
-			return nil, err
-		}
-		c.active.Store(true)
-		if typ != websocket.TextMessage {
-			continue
-		}
-		p, err := readLimited(r, c.limit)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
-}
-
-// readLimited reads r to its end, at most limit bytes (no bound when
-// limit <= 0); more is errMessageTooBig.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	if limit <= 0 {
-		return io.ReadAll(r)
-	}
-	p, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(p)) > limit {
-		return nil, errMessageTooBig
-	}
-	return p, nil
-}
-
-func (c *gorillaConn) AppendText(dst, p []byte) []byte { return appendWSFrame(dst, opText, p) }
-func (c *gorillaConn) AppendPing(dst []byte) []byte    { return appendWSFrame(dst, opPing, nil) }
-func (c *gorillaConn) AppendClose(dst []byte, code int, reason string) []byte {
-	return appendWSClose(dst, code, reason)
-}
-func (c *gorillaConn) SetReadLimit(n int64) { c.limit = n }

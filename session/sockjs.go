@@ -111,6 +111,14 @@ type SockJS struct {
 // NewSockJS creates an open session with no receiver; its disconnect timer
 // runs from now. opts must come from Options.Resolve.
 func NewSockJS(id, transport string, opts *Options) *SockJS {
+	s := newSockJS(id, transport, opts)
+	s.mu.Lock()
+	s.armTimerLocked()
+	s.mu.Unlock()
+	return s
+}
+
+func newSockJS(id, transport string, opts *Options) *SockJS {
 	s := &SockJS{
 		id:        id,
 		transport: transport,
@@ -129,10 +137,17 @@ func NewSockJS(id, transport string, opts *Options) *SockJS {
 		s.meter = opts.Meter(transport)
 	}
 	s.rate.perSecond = opts.MaxMessagesPerSecond
-	s.mu.Lock()
-	s.armTimerLocked()
-	s.mu.Unlock()
 	return s
+}
+
+// NewSockJSPush creates an open session with a push receiver (see
+// AttachPush) already attached, for a transport whose connection is the
+// session (a websocket). No disconnect timer is made until the receiver
+// detaches, so such a session costs none while it lives.
+func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS, *Receiver) {
+	s := newSockJS(id, transport, opts)
+	r, _ := s.attach(notify) // cannot fail: nothing else has s
+	return s, r
 }
 
 // ID implements Session.
