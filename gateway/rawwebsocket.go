@@ -148,7 +148,7 @@ func (s *rawSession) Send(msg string) error {
 		s.out = nil
 		info := s.closeLocked(session.CodeSlowClient, session.ReasonSlowClient)
 		s.mu.Unlock()
-		s.closedEvent(info)
+		go s.closedEvent(info) // the sender may hold locks OnClose needs (see session.Events)
 		s.w.wake()
 		return session.ErrQueueFull
 	}

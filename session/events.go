@@ -17,7 +17,9 @@ import (
 // For one session the calls never overlap and come in order: OnOpen once,
 // before the client learns the session is open; OnMessage for each message
 // from the client; OnClose once when the session ends, whoever ends it
-// (it follows an OnOpen, and nothing follows it). A callback should not
+// (it follows an OnOpen, and nothing follows it; when Send closed the
+// session because the client is too slow, it runs in a goroutine of its
+// own, since the sender may hold locks OnClose needs). A callback should not
 // block for long: it holds up the client's next messages, as a slow Recv
 // loop would. Send never blocks, so answering from OnMessage is cheap. A
 // panic closes the session with CodeInternalError, as in Run.

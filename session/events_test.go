@@ -205,3 +205,43 @@ func TestEventsHandler(t *testing.T) {
 		t.Errorf("events %q, want %q", got, want)
 	}
 }
+
+// TestEventsSlowClientInBroadcast: a member whose queue overflows during a
+// Room broadcast is closed with 3008, and its OnClose (which leaves the
+// room) does not deadlock against the broadcast holding the room.
+func TestEventsSlowClientInBroadcast(t *testing.T) {
+	t.Parallel()
+	room := NewRoom("r")
+	closed := make(chan CloseInfo, 1)
+	ev := EventFuncs{
+		Open:  func(s Session) { room.Join(s) },
+		Close: func(s Session, info CloseInfo) { room.Leave(s); closed <- info },
+	}
+	opts := Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour, MaxQueueBytes: 1000, Events: ev}.Resolve()
+	s := NewSockJS("slow", "websocket", opts)
+	defer s.Forget(CodeNormal, "test over")
+	s.Start()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 { // 20 * 100 bytes > 1000: the queue overflows
+			room.Broadcast(strings.Repeat("x", 100))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("broadcast deadlocked on the slow member's close")
+	}
+	select {
+	case info := <-closed:
+		if info.Code != CodeSlowClient {
+			t.Errorf("closed with %+v, want %d", info, CodeSlowClient)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnClose never ran")
+	}
+	if n := room.Len(); n != 0 {
+		t.Errorf("%d members left; the slow one should have left", n)
+	}
+}

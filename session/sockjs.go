@@ -304,8 +304,15 @@ func (s *SockJS) queuedLocked() error {
 	if len(s.out) > s.opts.MaxQueueBytes {
 		s.out = append(make([]byte, 0, 64), "a["...)
 		info := s.closeLocked(CodeSlowClient, ReasonSlowClient)
+		r := s.recv
 		s.mu.Unlock()
-		s.closed(info)
+		// The caller may hold locks of its own (a Room broadcasting) that
+		// an OnClose takes (leaving the room): the close callbacks run
+		// apart.
+		go s.closed(info)
+		if r != nil {
+			r.wake() // the close frame
+		}
 		return ErrQueueFull
 	}
 	r := s.recv
