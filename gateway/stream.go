@@ -116,20 +116,21 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 		h.Set("Transfer-Encoding", "chunked")
 	}
 	setStatus(w, http.StatusOK)
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	// Bytes the client sent after this request (pipelined requests) are
+	// not served: the connection ends with the response.
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		rcv.Abort()
 		return
 	}
 	st.conn = conn
-	head := make([]byte, 0, 512+len(rv.stream.prelude))
-	head = append(head, "HTTP/1.1 200 OK\r\n"...)
+	status := "HTTP/1.1 200 OK\r\n"
 	if !st.chunked {
-		head = append(head[:0], "HTTP/1.0 200 OK\r\n"...)
+		status = "HTTP/1.0 200 OK\r\n"
 	}
-	hw := headWriter{b: head}
+	hw := headWriter{b: append(make([]byte, 0, 512+len(rv.stream.prelude)), status...)}
 	_ = h.Write(&hw)
-	head = append(hw.b, "Date: "...)
+	head := append(hw.b, "Date: "...)
 	head = time.Now().UTC().AppendFormat(head, http.TimeFormat)
 	head = append(head, "\r\n\r\n"...)
 	head = st.appendBody(head, []byte(rv.stream.prelude))
@@ -140,7 +141,6 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 		return
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
-	_ = brw // pipelined requests are not served: the connection closes
 
 	st.w = newConnWriter(conn, st.fill)
 	st.w.onEnd = st.finish

@@ -21,17 +21,18 @@ const (
 	closeGrace = 2 * time.Second
 )
 
-// wsWriteBuffers is shared by every websocket: an idle connection holds no
-// write buffer.
+// wsWriteBuffers is gorilla's write buffer pool. gorilla never writes a
+// frame for us (connWriter does), so with a pool it allocates no write
+// buffer at all.
 var wsWriteBuffers = &sync.Pool{}
 
-// newUpgrader returns the websocket upgrader of a service. Origins are
-// checked by the gateway's origin policy before the upgrade.
+// newUpgrader returns the websocket upgrader of a service. gorilla does the
+// handshake only: frames are read by wsConnRFC6455 and written by
+// connWriter, and gorilla's connection value is dropped after the upgrade.
+// Origins are checked by the gateway's origin policy before the upgrade.
 func newUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
-		// Zero: gorilla reuses net/http's buffers for the handshake. It
-		// neither reads nor writes after it (see wsConnRFC6455).
-		ReadBufferSize:  0,
+		ReadBufferSize:  0, // gorilla reuses net/http's reader for the handshake
 		WriteBufferSize: 4096,
 		WriteBufferPool: wsWriteBuffers,
 		CheckOrigin:     func(*http.Request) bool { return true },
