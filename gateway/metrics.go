@@ -27,6 +27,7 @@ const (
 // so that several servers can live in one process (tests).
 type metrics struct {
 	meters         sync.Map // transport name -> *transportMeter
+	requestCounts  sync.Map // routeStatus -> prometheus.Counter
 	reg            *prometheus.Registry
 	sessionsOpen   *prometheus.GaugeVec
 	sessionsOpened *prometheus.CounterVec
@@ -78,6 +79,24 @@ func (t *transportMeter) In(n int)  { t.in.Inc(); t.bytesIn.Add(float64(n)) }
 func (t *transportMeter) Out(n int) { t.out.Inc(); t.bytesOut.Add(float64(n)) }
 
 // meter returns the resolved counters of a transport.
+// routeStatus keys the request counters.
+type routeStatus struct {
+	route  string
+	status int
+}
+
+// request counts one answered request. The counter of each route and
+// status is looked up once: WithLabelValues hashes and validates its
+// labels (and the status needs formatting) on every call.
+func (m *metrics) request(route string, status int) {
+	key := routeStatus{route, status}
+	c, ok := m.requestCounts.Load(key)
+	if !ok {
+		c, _ = m.requestCounts.LoadOrStore(key, m.requests.WithLabelValues(route, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
 // meter returns the traffic counters of a transport, one shared value per
 // transport (a session holds a pointer, not counters of its own).
 func (m *metrics) meter(transport string) session.Meter {

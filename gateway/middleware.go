@@ -5,7 +5,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -58,7 +57,10 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // for server errors) and counts it by route and status.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		var start time.Time
+		if s.log.GetLevel() <= zerolog.WarnLevel { // the duration may be logged
+			start = time.Now()
+		}
 		sw := &statusWriter{ResponseWriter: w, route: "other"}
 		if len(r.TransferEncoding) > 0 {
 			// No SockJS client sends a chunked body; a proxy in front may
@@ -71,7 +73,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		s.metrics.requests.WithLabelValues(sw.route, strconv.Itoa(sw.status)).Inc()
+		s.metrics.request(sw.route, sw.status)
 		level := zerolog.DebugLevel
 		if sw.status >= 500 {
 			level = zerolog.WarnLevel
