@@ -118,6 +118,9 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          newStdLogger(s.log),
 	}
 	s.warnProxyTimeout()
+	if cfg.Pprof && cfg.AdminAddr == "" {
+		s.log.Warn().Msg("the profiler is served on the main listener: set an admin address to keep it private")
+	}
 	return s, nil
 }
 

@@ -171,3 +171,47 @@ func TestPprofRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathKeepsHealthRoutes: a service whose prefix is a health route
+// does not take that route from the routers, and the fast path serves every
+// other service path as the routers would.
+func TestFastPathKeepsHealthRoutes(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{Services: []Service{
+		{Prefix: "/metrics", Handler: nopHandler},
+		{Prefix: "/echo", Handler: nopHandler},
+		{Prefix: "/echo2", Handler: nopHandler},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(s, http.MethodGet, "/metrics"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "sockgate_draining") {
+		t.Errorf("GET /metrics: %d, not the metrics page", w.Code)
+	}
+	for path, body := range map[string]string{
+		"/echo":         "Welcome to SockJS!\n",
+		"/echo/":        "Welcome to SockJS!\n",
+		"/echo2/":       "Welcome to SockJS!\n",
+		"/metrics/":     "Welcome to SockJS!\n",
+		"/echoX/":       "404 page not found\n",
+		"/echo/a/b/xyz": "404 page not found\n",
+	} {
+		if w := serve(s, http.MethodGet, path); w.Body.String() != body {
+			t.Errorf("GET %s: %d %q, want %q", path, w.Code, w.Body.String(), body)
+		}
+	}
+}
+
+// TestPprofWarning: the profiler on the main listener is warned about.
+func TestPprofWarning(t *testing.T) {
+	t.Parallel()
+	for _, admin := range []string{"", "127.0.0.1:0"} {
+		var buf bytes.Buffer
+		if _, err := New(Config{Pprof: true, AdminAddr: admin, Logger: zerolog.New(&buf), Services: []Service{{Prefix: "/echo", Handler: nopHandler}}}); err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(buf.String(), "profiler is served on the main listener"); warned != (admin == "") {
+			t.Errorf("admin address %q: warned = %v", admin, warned)
+		}
+	}
+}
