@@ -181,7 +181,7 @@ func TestClusterChat(t *testing.T) {
 	}
 
 	// Node A drains on SIGTERM: its members leave, as node B sees it.
-	a.terminate(t)
+	a.Terminate(t)
 	for _, m := range []*member{ann, cat, eve} {
 		var ce *sockjsclient.CloseError
 		if _, err := m.c.Recv(ctxT(t, waitTimeout)); !errors.As(err, &ce) || ce.Code != 3001 {
@@ -224,7 +224,7 @@ func TestClusterNodeCrash(t *testing.T) {
 	time.Sleep(2 * cluster.DefaultHeartbeat)
 
 	start := time.Now()
-	a.kill(t)
+	a.Kill(t)
 	bob.expect("left", "ann")
 	took := time.Since(start)
 	t.Logf("node B saw ann leave %v after node A's SIGKILL", took)

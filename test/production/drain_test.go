@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +21,6 @@ import (
 const (
 	// drainTimeout is the binary's -drain-timeout.
 	drainTimeout = 5 * time.Second
-	// startTimeout bounds the binary's start until /healthz answers.
-	startTimeout = 30 * time.Second
 	// sendEvery paces each client's numbered messages.
 	sendEvery = 5 * time.Millisecond
 	// echoesBeforeSignal is how many echoes each client must have got
@@ -40,17 +36,6 @@ func buildSockgate(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return bin
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // tryGet is a GET that reports failure instead of failing the test.
@@ -150,36 +135,11 @@ func (d *drainClient) check(t *testing.T) {
 func TestDrainOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	bin := buildSockgate(t)
-	addr := freeAddr(t)
+	addr := testbin.FreeAddr(t)
 	base := "http://" + addr
-	var output testbin.Output
-	cmd := exec.Command(bin, "-addr", addr, "-drain-timeout", drainTimeout.String(),
+	p := testbin.Start(t, "sockgate", syscall.SIGKILL, bin, "-addr", addr, "-drain-timeout", drainTimeout.String(),
 		"-disconnect-delay", "30s", "-log-level", "info")
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("sockgate output:\n%s", output.String())
-		}
-	}()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if status, _, _ := tryGet(base + "/healthz"); status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sockgate did not answer /healthz")
-		}
-		time.Sleep(pollEvery)
-	}
+	testbin.WaitHTTP(t, p, base+"/healthz", http.StatusOK)
 	do(t, http.MethodGet, base+"/readyz", nil, "").want(t, http.StatusOK, "ready\n")
 
 	// A session that has had its "o" and will not poll again until the
@@ -217,9 +177,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 
 	signalled.Store(true)
 	signalAt := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.Signal(syscall.SIGTERM)
 	eventually(t, "/readyz to answer 503 draining", func() bool {
 		status, body, _ := tryGet(base + "/readyz")
 		return status == http.StatusServiceUnavailable && body == "draining\n"
@@ -239,9 +197,9 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	do(t, http.MethodPost, base+"/echo/000/linger/xhr", nil, "").want(t, http.StatusOK, `c[3001,"Server shutting down"]`+"\n")
 
 	select {
-	case err := <-exited:
+	case <-p.Done():
 		took := time.Since(signalAt)
-		if err != nil {
+		if err := p.Err(); err != nil {
 			t.Errorf("sockgate exited with %v, want 0", err)
 		}
 		if took > drainTimeout {
@@ -251,7 +209,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	case <-time.After(drainTimeout + waitTimeout):
 		t.Fatalf("sockgate still running %v after SIGTERM", drainTimeout+waitTimeout)
 	}
-	if !strings.Contains(output.String(), "draining") {
+	if !strings.Contains(p.Out.String(), "draining") {
 		t.Errorf("no drain in the log")
 	}
 }

@@ -352,7 +352,7 @@ func waitLogLine(tg *target, message, sub string) (map[string]any, error) {
 	deadline := time.Now().Add(frameWait)
 	for time.Now().Before(deadline) {
 		for _, n := range tg.nodes {
-			for _, l := range strings.Split(n.proc.out.String(), "\n") {
+			for _, l := range strings.Split(n.proc.Out.String(), "\n") {
 				var m map[string]any
 				if json.Unmarshal([]byte(l), &m) != nil {
 					continue
@@ -389,7 +389,7 @@ func testBodyLimit(t *testing.T, tg *target) {
 func checkNodeLogs(t *testing.T, tg *target) {
 	t.Helper()
 	for _, n := range tg.nodes {
-		out := n.proc.out.String()
+		out := n.proc.Out.String()
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			if l == "" {
 				continue

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 // nodeCount is how many gateway nodes sit behind each proxy: two, so that a
@@ -67,7 +69,7 @@ func TestHAProxySubPath(t *testing.T) {
 type node struct {
 	name string
 	addr string // 127.0.0.1:<port>
-	proc *proc
+	proc *testbin.Proc
 }
 
 // target is a proxy in front of the nodes, as the suite sees it.
@@ -75,7 +77,7 @@ type target struct {
 	name     string // "nginx", "haproxy"
 	url      string // the proxy's root, http://127.0.0.1:<port>
 	basePath string // the nodes' -base-path, "" at the root
-	proxy    *proc
+	proxy    *testbin.Proc
 	nodes    []*node
 	// hixie76 says whether the proxy passes hixie-76 websocket handshakes:
 	// nginx does; HAProxy 2.x answers 400 (it parses the eight key bytes
@@ -93,24 +95,24 @@ func startNodes(t *testing.T, basePath string) []*node {
 	t.Helper()
 	var nodes []*node
 	for i := range nodeCount {
-		n := &node{name: fmt.Sprintf("sockgate node%d", i+1), addr: hostPort(freePort(t))}
+		n := &node{name: fmt.Sprintf("sockgate node%d", i+1), addr: testbin.FreeAddr(t)}
 		args := []string{sockgateBin, "-addr", n.addr, "-trusted-proxies", "127.0.0.1/32",
 			"-heartbeat-delay", "1s", "-log-level", "warn", "-proxy-idle-timeout", "75s", "-drain-timeout", "1s"}
 		if basePath != "" {
 			args = append(args, "-base-path", basePath)
 		}
-		n.proc = startProc(t, n.name, syscall.SIGKILL, args...)
+		n.proc = testbin.Start(t, n.name, syscall.SIGKILL, args...)
 		nodes = append(nodes, n)
 	}
 	// Registered last, so it runs before each node's own stop: the nodes
 	// drain at the same time.
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			n.proc.terminate()
+			n.proc.Signal(syscall.SIGTERM)
 		}
 	})
 	for _, n := range nodes {
-		waitHTTP(t, n.proc, "http://"+n.addr+"/readyz", http.StatusOK)
+		testbin.WaitHTTP(t, n.proc, "http://"+n.addr+"/readyz", http.StatusOK)
 	}
 	return nodes
 }
@@ -153,10 +155,10 @@ func startNginx(t *testing.T, conf string, nodes []*node, basePath string) *targ
 	t.Helper()
 	bin := nginxBin(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	addr := testbin.FreeAddr(t)
 	text := readFile(t, conf)
 	writeFile(t, filepath.Join(dir, "sockgate.conf"), replaceRegions(t, conf, text, map[string][]string{
-		"listen":    {"listen " + hostPort(port) + ";"},
+		"listen":    {"listen " + addr + ";"},
 		"upstreams": serverLines(t, conf, text, nodeAddrs(nodes)),
 	}))
 	user := "" // as root, workers must stay root to use the 0700 temp dir
@@ -165,14 +167,14 @@ func startNginx(t *testing.T, conf string, nodes []*node, basePath string) *targ
 	}
 	wrapper := filepath.Join(dir, "nginx.conf")
 	writeFile(t, wrapper, fmt.Sprintf(nginxWrapper, user, dir))
-	p := startProc(t, "nginx", syscall.SIGTERM, bin, "-p", dir, "-c", wrapper, "-e", "stderr",
+	p := testbin.Start(t, "nginx", syscall.SIGTERM, bin, "-p", dir, "-c", wrapper, "-e", "stderr",
 		"-g", "daemon off; pid "+filepath.Join(dir, "nginx.pid")+"; error_log stderr;")
-	tg := &target{name: "nginx", url: "http://" + hostPort(port), basePath: basePath, proxy: p, nodes: nodes, hixie76: true}
-	waitHTTP(t, p, tg.echoURL()+"/info", http.StatusOK)
+	tg := &target{name: "nginx", url: "http://" + addr, basePath: basePath, proxy: p, nodes: nodes, hixie76: true}
+	testbin.WaitHTTP(t, p, tg.echoURL()+"/info", http.StatusOK)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
-			t.Logf("nginx access log:\n%s", tail(string(b), 4<<10))
+			t.Logf("nginx access log:\n%s", testbin.Tail(string(b), 4<<10))
 		}
 	})
 	return tg
@@ -185,16 +187,16 @@ func startHAProxy(t *testing.T, nodes []*node, basePath string) *target {
 	t.Helper()
 	bin := haproxyBin(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	addr := testbin.FreeAddr(t)
 	text := readFile(t, haproxyConf)
 	cfg := filepath.Join(dir, "haproxy.cfg")
 	writeFile(t, cfg, replaceRegions(t, haproxyConf, text, map[string][]string{
 		"process":   {"log stderr format raw local0 info"},
-		"listen":    {"bind " + hostPort(port)},
+		"listen":    {"bind " + addr},
 		"upstreams": serverLines(t, haproxyConf, text, nodeAddrs(nodes)),
 	}))
-	p := startProc(t, "haproxy", syscall.SIGTERM, bin, "-db", "-f", cfg)
-	tg := &target{name: "haproxy", url: "http://" + hostPort(port), basePath: basePath, proxy: p, nodes: nodes}
-	waitHTTP(t, p, tg.echoURL()+"/info", http.StatusOK)
+	p := testbin.Start(t, "haproxy", syscall.SIGTERM, bin, "-db", "-f", cfg)
+	tg := &target{name: "haproxy", url: "http://" + addr, basePath: basePath, proxy: p, nodes: nodes}
+	testbin.WaitHTTP(t, p, tg.echoURL()+"/info", http.StatusOK)
 	return tg
 }

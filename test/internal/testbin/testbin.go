@@ -1,7 +1,8 @@
 // Package testbin gives the end-to-end suites in test/ the real sockgate
-// binary and a place to keep a child process's output: Build compiles
-// ./cmd/sockgate once per suite (or takes SOCKGATE_BIN), and Output collects
-// what a process writes for a failure report.
+// binary and the child processes around it: Build compiles ./cmd/sockgate
+// once per suite (or takes SOCKGATE_BIN); Start runs a process (a gateway,
+// nginx, HAProxy) that the test's end stops; WaitHTTP waits until it
+// answers; Output collects what it writes for a failure report.
 package testbin
 
 import (
@@ -101,11 +102,5 @@ func (o *Output) String() string {
 	return o.buf.String()
 }
 
-// Tail is the last n bytes written, at most.
-func (o *Output) Tail(n int) string {
-	s := o.String()
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+// Tail is the last n bytes written, at most, from a line start.
+func (o *Output) Tail(n int) string { return Tail(o.String(), n) }
