@@ -88,7 +88,7 @@ func (svc *service) serveHixie76(w http.ResponseWriter, r *http.Request, sid str
 		return
 	}
 	_ = netConn.SetDeadline(time.Time{})
-	svc.openWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, sid).readWebsocket()
+	svc.openWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, r, sid).readWebsocket()
 }
 
 func sanitizeHeader(s string) string {

@@ -36,7 +36,7 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 	}
 	// As for the SockJS websocket: set up here, then read in a goroutine of
 	// our own so that net/http frees this one and its buffers.
-	s := svc.openRawWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay))
+	s := svc.openRawWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), r)
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
@@ -46,8 +46,9 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 }
 
 // openRawWebsocket starts a raw websocket session over conn.
-func (svc *service) openRawWebsocket(conn *wsConnRFC6455) *rawSession {
+func (svc *service) openRawWebsocket(conn *wsConnRFC6455, r *http.Request) *rawSession {
 	s := newRawSession(conn, svc)
+	s.req = svc.srv.requestFacts(r)
 	svc.srv.metrics.opened(TransportRawWebsocket)
 	svc.ws.add(s)
 	conn.OnControl(s.w.control)
@@ -78,6 +79,7 @@ type rawSession struct {
 	svc       *service
 	inbox     chan string         // Handler services
 	events    *session.Dispatcher // Events services
+	req       *session.Request
 	done      chan struct{}
 	w         *connWriter
 	heartbeat *time.Timer
@@ -106,9 +108,10 @@ func newRawSession(conn *wsConnRFC6455, svc *service) *rawSession {
 	return s
 }
 
-func (s *rawSession) ID() string            { return s.id }
-func (s *rawSession) Transport() string     { return TransportRawWebsocket }
-func (s *rawSession) Done() <-chan struct{} { return s.done }
+func (s *rawSession) ID() string                { return s.id }
+func (s *rawSession) Request() *session.Request { return s.req }
+func (s *rawSession) Transport() string         { return TransportRawWebsocket }
+func (s *rawSession) Done() <-chan struct{}     { return s.done }
 
 // Start calls OnOpen for an Events service.
 func (s *rawSession) Start() {

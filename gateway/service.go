@@ -222,6 +222,7 @@ func (svc *service) sessionFor(r *http.Request, id, transport string) (*session.
 			return nil
 		}
 		s := session.NewSockJS(id, transport, svc.opts)
+		s.SetRequest(svc.srv.requestFacts(r))
 		svc.clients.Store(s, ip)
 		return s
 	})

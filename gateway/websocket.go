@@ -92,7 +92,7 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// Read in a goroutine of our own and let this one return: net/http then
 	// frees the request and the connection's 8 KiB of buffers, which it
 	// would otherwise hold for the life of the websocket.
-	p := svc.openWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), sid)
+	p := svc.openWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), r, sid)
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
@@ -134,10 +134,11 @@ type wsConn interface {
 // and the open frame. Then readWebsocket serves it. The two are apart so
 // that this deep setup runs in net/http's goroutine and the reader's own
 // goroutine keeps a small stack while its session stays idle.
-func (svc *service) openWebsocket(conn wsConn, sid string) *wsPump {
+func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsPump {
 	p := &wsPump{svc: svc, conn: conn}
 	p.w = newConnWriter(conn.NetConn(), p.fill)
 	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, p.w.wake)
+	s.SetRequest(svc.srv.requestFacts(r))
 	p.s, p.rcv = s, rcv
 	svc.ws.add(s)
 	svc.srv.metrics.opened(TransportWebsocket)

@@ -27,6 +27,9 @@ type Session interface {
 	Close(code int, reason string) error
 	// Done is closed when the session ends, whoever ended it.
 	Done() <-chan struct{}
+	// Request describes the request that opened the session: the client's
+	// address, headers, query and identity. Never nil; do not modify it.
+	Request() *Request
 }
 
 // Sentinel errors of the package.

@@ -91,6 +91,7 @@ type SockJS struct {
 	inbox     chan string
 	done      chan struct{}
 
+	req      *Request
 	meter    Meter
 	rate     rateLimiter
 	progress progress
@@ -127,6 +128,7 @@ func newSockJS(id, transport string, opts *Options) *SockJS {
 		out:       append(make([]byte, 0, 64), "a["...),
 		meter:     nopMeter{},
 		progress:  newProgress(),
+		req:       noRequest,
 	}
 	if opts.Events != nil {
 		s.events = NewDispatcher(opts.Events, s, opts.Logger)
@@ -155,6 +157,17 @@ func (s *SockJS) ID() string { return s.id }
 
 // Transport implements Session.
 func (s *SockJS) Transport() string { return s.transport }
+
+// Request implements Session.
+func (s *SockJS) Request() *Request { return s.req }
+
+// SetRequest records the request that opened the session. It must be called
+// before the session is shared: before it is registered or started.
+func (s *SockJS) SetRequest(r *Request) {
+	if r != nil {
+		s.req = r
+	}
+}
 
 // Done implements Session.
 func (s *SockJS) Done() <-chan struct{} { return s.done }

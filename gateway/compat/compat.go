@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -171,6 +174,9 @@ func transportName(t sockjs.ReceiverType) string {
 type adapter struct {
 	s         sockjs.Session
 	transport string // the receiver that opened the session
+
+	reqOnce sync.Once
+	req     *session.Request
 }
 
 var _ session.Session = (*adapter)(nil)
@@ -212,6 +218,26 @@ func (a *adapter) Close(code int, reason string) error {
 	}
 	_ = a.s.Close(uint32(code), reason) // only error: already closing
 	return nil
+}
+
+// Request describes the request that opened the session, as sockjs-go kept
+// it. The compat engine knows no trusted proxies: RemoteAddr is the peer.
+func (a *adapter) Request() *session.Request {
+	a.reqOnce.Do(func() {
+		r := a.s.Request()
+		a.req = &session.Request{Header: http.Header{}, Query: url.Values{}}
+		if r == nil {
+			return
+		}
+		a.req.Header = r.Header.Clone()
+		a.req.Query = r.URL.Query()
+		a.req.Host = r.Host
+		a.req.Secure = r.TLS != nil
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+			a.req.RemoteAddr = ap.Addr().Unmap()
+		}
+	})
+	return a.req
 }
 
 // Done is closed when the session starts closing, whoever closed it.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +42,9 @@ func newFakeSession(id string) *fakeSession {
 
 func (s *fakeSession) ID() string        { return s.id }
 func (s *fakeSession) Transport() string { return "fake" }
+func (s *fakeSession) Request() *session.Request {
+	return &session.Request{Header: http.Header{}, Query: url.Values{}}
+}
 
 func (s *fakeSession) Recv(ctx context.Context) (string, error) {
 	select {
