@@ -2,10 +2,11 @@
 // script and style sheet, and the pinned sockjs-client build, all under
 // /static/ and all embedded in the binary.
 //
-// The sockjs-client build is not in the repository: `make assets` (which runs
-// static/build.sh) installs it from package-lock.json and copies it into
-// dist/ before `go build` embeds it. A binary built without that step still
-// compiles and serves the page, but answers 503 for ClientPath.
+// The pinned sockjs-client build is committed in dist/ with its licence, so
+// a module consumer (`go get`) embeds it without running anything. `make
+// assets` (static/build.sh) checks that it is byte for byte the file of the
+// npm package pinned in package-lock.json. Should the file be missing from a
+// build, ClientPath answers 503 with an explanation.
 package static
 
 import (

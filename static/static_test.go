@@ -121,7 +121,8 @@ func TestNotFoundAndMethods(t *testing.T) {
 		{http.MethodGet, "/static/nope.js", http.StatusNotFound},
 		{http.MethodGet, "/static/sockjs.min.js.map", http.StatusNotFound},
 		{http.MethodGet, "/web/app.js", http.StatusNotFound},
-		{http.MethodGet, "/dist/.keep", http.StatusNotFound},
+		{http.MethodGet, "/dist/sockjs.min.js", http.StatusNotFound},
+		{http.MethodGet, "/dist/LICENSE-sockjs-client", http.StatusNotFound},
 		{http.MethodGet, "/favicon.ico", http.StatusNotFound},
 		{http.MethodPost, "/", http.StatusMethodNotAllowed},
 		{http.MethodPut, "/static/app.js", http.StatusMethodNotAllowed},
@@ -163,7 +164,7 @@ func TestHeadAndConditional(t *testing.T) {
 func TestClientEmbedded(t *testing.T) {
 	t.Parallel()
 	if !ClientBuilt() {
-		t.Fatal("dist/sockjs.min.js is not built, so this binary would serve no sockjs-client: run `make assets` (make test does) before go test")
+		t.Fatal("dist/sockjs.min.js is missing, so this binary would serve no sockjs-client: it is committed; restore it with UPDATE=1 sh static/build.sh")
 	}
 	res, body := get(t, Handler(), http.MethodGet, ClientPath, nil)
 	if res.StatusCode != http.StatusOK {
