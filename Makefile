@@ -22,13 +22,23 @@ all: build
 assets:
 	sh static/build.sh
 
+# The commit `sockgate -version` and sockgate_build_info report, stamped at
+# link time (Go's own VCS stamping may be off: GOFLAGS=-buildvcs=false).
+COMMIT    := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+LDFLAGS   := -X github.com/sockgate/sockgate/gateway.linkedCommit=$(COMMIT)
+
 ## build: the gateway binary in bin/sockgate
 build: assets
-	$(GO) build -o $(BIN) ./cmd/sockgate
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sockgate
 
-## run: build and start on :8080 (chat page at http://localhost:8080/)
+# make run logs for a terminal unless the environment says otherwise.
+SOCKGATE_LOG_FORMAT ?= console
+export SOCKGATE_LOG_FORMAT
+
+## run: build and start on :8080 (chat page at http://localhost:8080/); flags in ARGS
+## (make run ARGS='-log-level debug'), everything else from SOCKGATE_* variables
 run: build
-	./$(BIN) -addr :8080 -log-format console
+	./$(BIN) $(ARGS)
 
 ## deps: Debian packages the browser and proxy tests need
 deps:

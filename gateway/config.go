@@ -72,11 +72,13 @@ type Service struct {
 
 // Config is the whole gateway. Zero values mean the documented defaults.
 type Config struct {
-	// Addr is the listen address (":8080"); ":0" picks a free port.
+	// Addr is the listen address (DefaultAddr); ":0" picks a free port.
 	Addr string
 	// Engine is EngineNative (default) or EngineSockJSGo.
 	Engine string
-	// Logger receives every log line; the default discards them.
+	// Logger receives every log line. The zero Logger (or zerolog.Nop())
+	// discards them all but errors, such as a handler's panic with its
+	// stack, which go to stderr.
 	Logger zerolog.Logger
 	// Services are the SockJS services to mount.
 	Services []Service
@@ -102,10 +104,11 @@ type Config struct {
 	// admin address when there is one). Off by default: profiles expose
 	// internals and cost CPU while they run.
 	Pprof bool
-	// MaxSessions bounds open sessions in total (0: no bound); new ones
-	// get 503 with Retry-After.
+	// MaxSessions bounds open sessions in total (DefaultMaxSessions when
+	// zero, no bound when Unlimited); new ones get 503 with Retry-After.
 	MaxSessions int
-	// MaxSessionsPerIP bounds open sessions per client address (0: none).
+	// MaxSessionsPerIP bounds open sessions per client address
+	// (DefaultMaxSessionsPerIP when zero, no bound when Unlimited).
 	MaxSessionsPerIP int
 	// MaxSessionIDLength bounds server and session ids in URLs (128).
 	MaxSessionIDLength int

@@ -29,6 +29,7 @@ type metrics struct {
 	meters         sync.Map // transport name -> *transportMeter
 	requestCounts  sync.Map // routeStatus -> prometheus.Counter
 	reg            *prometheus.Registry
+	collectors     []prometheus.Collector // every one registered, for the docs test
 	sessionsOpen   *prometheus.GaugeVec
 	sessionsOpened *prometheus.CounterVec
 	sessionsClosed *prometheus.CounterVec
@@ -45,7 +46,10 @@ type metrics struct {
 
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f := func(c prometheus.Collector) {
+		m.reg.MustRegister(c)
+		m.collectors = append(m.collectors, c)
+	}
 	m.sessionsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sockgate_sessions_open", Help: "Sessions open now, by transport that opened them."}, []string{"transport"})
 	m.sessionsOpened = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sockgate_sessions_opened_total", Help: "Sessions opened, by transport."}, []string{"transport"})
 	m.sessionsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sockgate_sessions_closed_total", Help: "Sessions closed, by close code and reason."}, []string{"code", "reason"})
@@ -63,6 +67,7 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	f(buildInfoGauge())
 	return m
 }
 

@@ -65,6 +65,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
 		return nil, fmt.Errorf("gateway: base path %q must start with /", cfg.BasePath)
 	}
+	cfg.Logger = loggerOrStderr(cfg.Logger)
+	cfg.MaxSessions = limit(cfg.MaxSessions, DefaultMaxSessions)
+	cfg.MaxSessionsPerIP = limit(cfg.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
@@ -222,7 +225,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 func (s *Server) Open() error {
 	addr := s.cfg.Addr
 	if addr == "" {
-		addr = ":8080"
+		addr = DefaultAddr
 	}
 	lc := net.ListenConfig{KeepAlive: tcpKeepAlive}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
 )
 
@@ -39,44 +42,66 @@ type config struct {
 	natsURL         string
 	nodeID          string
 	nodeHeartbeat   time.Duration
+	version         bool
 }
+
+// helpError carries -help's text: main prints it to stdout and exits 0.
+type helpError struct{ text string }
+
+func (e helpError) Error() string { return e.text }
 
 // parseConfig reads args (without the program name) and the environment.
 func parseConfig(args []string, getenv func(string) string) (config, error) {
+	return parseConfigFlags(args, getenv, nil)
+}
+
+// parseConfigFlags is parseConfig; seen, when set, gets the flag set once
+// every flag is defined (the docs test lists them).
+func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag.FlagSet)) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("sockgate", flag.ContinueOnError)
-	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&c.addr, "addr", gateway.DefaultAddr, "listen address")
 	fs.StringVar(&c.engine, "engine", "native", "SockJS engine: native or sockjs-go (the compat engine)")
 	fs.BoolVar(&c.conformance, "conformance", false, "mount the standard SockJS test-server services at the root instead of /echo and /chat")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.DurationVar(&c.heartbeatDelay, "heartbeat-delay", 25*time.Second, "send a heartbeat frame after this long idle")
-	fs.DurationVar(&c.disconnectDelay, "disconnect-delay", 5*time.Second, "close a session nobody polls for this long")
-	fs.IntVar(&c.responseLimit, "response-limit", 128*1024, "bytes after which a streaming response ends and the client reconnects")
+	fs.DurationVar(&c.heartbeatDelay, "heartbeat-delay", session.DefaultHeartbeatDelay, "send a heartbeat frame after this long idle")
+	fs.DurationVar(&c.disconnectDelay, "disconnect-delay", session.DefaultDisconnectDelay, "close a session nobody polls for this long")
+	fs.IntVar(&c.responseLimit, "response-limit", gateway.DefaultResponseLimit, "bytes after which a streaming response ends and the client reconnects")
 	fs.BoolVar(&c.disableWS, "disable-websocket", false, "turn off the websocket transports (clients fall back to HTTP)")
 	fs.BoolVar(&c.cookieNeeded, "jsessionid", false, "JSESSIONID cookie mode, for cookie-sticky load balancers")
 	fs.StringVar(&c.sockjsURL, "sockjs-url", "", "sockjs-client script for iframe pages (default: the embedded pinned build)")
-	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 1<<20, "largest incoming message or send body, in bytes")
-	fs.IntVar(&c.maxQueueBytes, "max-queue-bytes", 1<<20, "bytes queued for one client before it is closed as too slow (3008)")
-	fs.DurationVar(&c.shutdownTimeout, "drain-timeout", 10*time.Second, "how long a shutdown (SIGTERM) may drain sessions before exiting")
+	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", gateway.DefaultMaxMessageBytes, "largest incoming message or send body, in bytes")
+	fs.IntVar(&c.maxQueueBytes, "max-queue-bytes", session.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as too slow (3008)")
+	fs.DurationVar(&c.shutdownTimeout, "drain-timeout", gateway.DefaultShutdownTimeout, "how long a shutdown (SIGTERM) may drain sessions before exiting")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated browser origins allowed: https://app.example.com, *.example.com, example.com, null, or * for all (default: the gateway's own host; * with -conformance)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed")
 	fs.StringVar(&c.basePath, "base-path", "", "serve everything but /healthz and /readyz under this sub-path, e.g. /sockgate")
 	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics, /healthz and /readyz on this address instead of -addr")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ beside /metrics (keep it on a private -admin-addr)")
-	fs.IntVar(&c.maxSessions, "max-sessions", 100000, "open sessions in total before new ones get 503 (0: no bound)")
-	fs.IntVar(&c.maxSessionsIP, "max-sessions-per-ip", 1000, "open sessions per client address before new ones get 503 (0: no bound)")
-	fs.IntVar(&c.maxSessionID, "max-session-id-length", 128, "longest server or session id accepted in a URL")
+	fs.IntVar(&c.maxSessions, "max-sessions", gateway.DefaultMaxSessions, "open sessions in total before new ones get 503 (0: no bound)")
+	fs.IntVar(&c.maxSessionsIP, "max-sessions-per-ip", gateway.DefaultMaxSessionsPerIP, "open sessions per client address before new ones get 503 (0: no bound)")
+	fs.IntVar(&c.maxSessionID, "max-session-id-length", gateway.DefaultMaxSessionIDLength, "longest server or session id accepted in a URL")
 	fs.IntVar(&c.maxMsgRate, "max-messages-per-second", 0, "messages one client may send per second before it is closed with 3009 (0: no bound)")
 	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	fs.BoolVar(&c.version, "version", false, "print the version and the commit it was built from, and exit")
+	checkFlags(fs)
+	if seen != nil {
+		seen(fs)
+	}
 	if err := applyEnv(fs, getenv); err != nil {
-		return c, err
+		return c, usageError{err}
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			var b strings.Builder
+			printUsage(&b, fs)
+			return c, helpError{b.String()}
+		}
+		return c, parseError(err)
 	}
 	if c.allowedOrigins == "" && c.conformance {
 		c.allowedOrigins = "*"
@@ -85,7 +110,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		c.nodeID = cluster.DefaultNodeID()
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return c, usageError{fmt.Errorf("unexpected argument %q: every setting is a -flag (sockgate -help lists them)", fs.Arg(0))}
 	}
 	return c, nil
 }

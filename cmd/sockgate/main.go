@@ -6,8 +6,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,19 +24,37 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "sockgate:", err)
-		os.Exit(1)
+	os.Exit(exitCode(run(os.Args[1:]), os.Stdout, os.Stderr))
+}
+
+// exitCode prints how run ended and returns the exit status: 0 after -help
+// or a clean stop, 2 for a bad flag or environment value, 1 otherwise
+// (a broker that cannot be reached, a port already taken).
+func exitCode(err error, stdout, stderr io.Writer) int {
+	var help helpError
+	var usage usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		fmt.Fprint(stdout, help.text)
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "sockgate:", err)
+		return 2
 	}
+	fmt.Fprintln(stderr, "sockgate:", err)
+	return 1
 }
 
 func run(args []string) error {
 	cfg, err := parseConfig(args, os.Getenv)
 	if err != nil {
 		return err
+	}
+	if cfg.version {
+		fmt.Println(versionLine())
+		return nil
 	}
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -53,7 +71,7 @@ func run(args []string) error {
 	}()
 	srv, err := gateway.New(gatewayConfig(cfg, log, bus))
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if err := srv.Open(); err != nil {
 		return err
@@ -125,8 +143,8 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		BasePath:           cfg.basePath,
 		AdminAddr:          cfg.adminAddr,
 		Pprof:              cfg.pprof,
-		MaxSessions:        cfg.maxSessions,
-		MaxSessionsPerIP:   cfg.maxSessionsIP,
+		MaxSessions:        orUnlimited(cfg.maxSessions),
+		MaxSessionsPerIP:   orUnlimited(cfg.maxSessionsIP),
 		MaxSessionIDLength: cfg.maxSessionID,
 		ProxyIdleTimeout:   cfg.proxyIdle,
 	}
@@ -169,6 +187,15 @@ func withEvents(base gateway.Service, prefix string, ev session.Events) gateway.
 	base.Prefix = prefix
 	base.Events = ev
 	return base
+}
+
+// orUnlimited maps a limit flag's 0 ("no bound") to gateway.Unlimited (the
+// gateway reads 0 as its default).
+func orUnlimited(n int) int {
+	if n == 0 {
+		return gateway.Unlimited
+	}
+	return n
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
