@@ -13,7 +13,7 @@ APT_PKGS  := chromium nginx haproxy
 BENCH     ?= short
 STATICCHECK := v0.8.2
 
-.PHONY: all build run assets deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
+.PHONY: all build run run-cluster assets deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
 
 all: build
 
@@ -39,6 +39,11 @@ export SOCKGATE_LOG_FORMAT
 ## (make run ARGS='-log-level debug'), everything else from SOCKGATE_* variables
 run: build
 	./$(BIN) $(ARGS)
+
+## run-cluster: NATS, three nodes and nginx (deploy/nginx/sockgate.conf) on one machine;
+## chat page at http://localhost:8080/, Ctrl-C stops all (see deploy/local-cluster.sh)
+run-cluster: build deps
+	bash deploy/local-cluster.sh
 
 ## deps: Debian packages the browser and proxy tests need
 deps:
