@@ -112,6 +112,10 @@ type Config struct {
 	MaxSessionsPerIP int
 	// MaxSessionIDLength bounds server and session ids in URLs (128).
 	MaxSessionIDLength int
+	// QuietSessions turns off the info log lines written when each session
+	// opens and closes (service, session, transport, client, duration,
+	// close code, messages each way), for very large deployments.
+	QuietSessions bool
 	// ProxyIdleTimeout is the idle timeout of the reverse proxy in front,
 	// if any; New logs a warning when a heartbeat delay is not shorter.
 	ProxyIdleTimeout time.Duration

@@ -241,7 +241,7 @@ func (s *Server) Open() error {
 		go s.serve(s.admin, s.adminLn)
 	}
 	go s.serve(s.http, ln)
-	s.log.Info().Str("addr", ln.Addr().String()).Str("engine", s.cfg.Engine).Msg("gateway listening")
+	s.logListening()
 	return nil
 }
 

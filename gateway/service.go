@@ -230,7 +230,7 @@ func (svc *service) sessionFor(r *http.Request, id, transport string) (*session.
 		return nil, refusal
 	}
 	if created {
-		svc.srv.metrics.opened(transport)
+		svc.opened(s)
 		svc.start(s)
 	}
 	return s, nil
@@ -287,8 +287,7 @@ func (svc *service) forget(s *session.SockJS) {
 
 func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
 	svc.srv.metrics.closed(s.Transport(), info)
-	svc.log.Debug().Str("session", s.ID()).Str("transport", s.Transport()).
-		Int("code", info.Code).Str("reason", info.Reason).Msg("session closed")
+	svc.logClosed(s, info)
 }
 
 // liveSet is a set of live sessions that are not in the id registry.

@@ -141,7 +141,7 @@ func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsP
 	s.SetRequest(svc.srv.requestFacts(r))
 	p.s, p.rcv = s, rcv
 	svc.ws.add(s)
-	svc.srv.metrics.opened(TransportWebsocket)
+	svc.opened(s)
 	conn.OnControl(p.w.control)
 	svc.start(s)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))

@@ -92,6 +92,7 @@ type SockJS struct {
 	done      chan struct{}
 
 	req      *Request
+	stats    stats
 	meter    Meter
 	rate     rateLimiter
 	progress progress
@@ -129,6 +130,7 @@ func newSockJS(id, transport string, opts *Options) *SockJS {
 		meter:     nopMeter{},
 		progress:  newProgress(),
 		req:       noRequest,
+		stats:     stats{opened: time.Now()},
 	}
 	if opts.Events != nil {
 		s.events = NewDispatcher(opts.Events, s, opts.Logger)
@@ -260,7 +262,7 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 		return s.events.Message(msgs, s.meterIn)
 	}
 	for _, m := range msgs {
-		s.meter.In(len(m))
+		s.countIn(m)
 		select {
 		case <-s.done:
 			return ErrInboxClosed
@@ -287,7 +289,7 @@ func (s *SockJS) Send(msg string) error {
 	}
 	s.out = s.appendSep()
 	s.out = AppendQuoted(s.out, msg)
-	s.meter.Out(len(msg))
+	s.countOut(len(msg))
 	return s.queuedLocked()
 }
 
@@ -300,7 +302,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 		return ErrClosed
 	}
 	s.out = append(s.appendSep(), q...)
-	s.meter.Out(len(q) - 2)
+	s.countOut(len(q) - 2)
 	return s.queuedLocked()
 }
 
@@ -364,7 +366,7 @@ func (s *SockJS) closeLocked(code int, reason string) CloseInfo {
 	return s.info
 }
 
-func (s *SockJS) meterIn(m string) { s.meter.In(len(m)) }
+func (s *SockJS) meterIn(m string) { s.countIn(m) }
 
 func (s *SockJS) closed(info CloseInfo) {
 	if s.opts.OnClose != nil {

@@ -43,6 +43,7 @@ type config struct {
 	nodeID          string
 	nodeHeartbeat   time.Duration
 	version         bool
+	logSessions     bool
 }
 
 // helpError carries -help's text: main prints it to stdout and exits 0.
@@ -87,6 +88,7 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	fs.BoolVar(&c.logSessions, "log-sessions", true, "log one info line when each session opens and one when it closes (false for very large deployments)")
 	fs.BoolVar(&c.version, "version", false, "print the version and the commit it was built from, and exit")
 	checkFlags(fs)
 	if seen != nil {

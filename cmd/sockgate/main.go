@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -64,6 +65,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	logCluster(cfg, log)
 	defer func() {
 		if err := bus.Close(); err != nil {
 			log.Warn().Err(err).Msg("closing the cluster bus")
@@ -116,6 +118,29 @@ func newBus(cfg config, log zerolog.Logger) (cluster.Bus, error) {
 	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log, Heartbeat: cfg.nodeHeartbeat})
 }
 
+// logCluster says at start-up whether this node is alone or in a cluster.
+func logCluster(cfg config, log zerolog.Logger) {
+	if cfg.natsURL == "" || cfg.conformance {
+		log.Info().Str("node", cfg.nodeID).Msg("single node (no -nats-url)")
+		return
+	}
+	log.Info().Str("node", cfg.nodeID).Str("nats", redactURL(cfg.natsURL)).
+		Dur("node_heartbeat", cfg.nodeHeartbeat).Msg("cluster node, joined through NATS")
+}
+
+// redactURL drops any user and password from a comma-separated URL list.
+func redactURL(list string) string {
+	var out []string
+	for _, item := range splitList(list) {
+		if u, err := url.Parse(item); err == nil && u.User != nil {
+			u.User = nil
+			item = u.String()
+		}
+		out = append(out, item)
+	}
+	return strings.Join(out, ",")
+}
+
 // gatewayConfig wires the command's config to the gateway's.
 func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Config {
 	base := gateway.Service{
@@ -147,6 +172,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		MaxSessionsPerIP:   orUnlimited(cfg.maxSessionsIP),
 		MaxSessionIDLength: cfg.maxSessionID,
 		ProxyIdleTimeout:   cfg.proxyIdle,
+		QuietSessions:      !cfg.logSessions,
 	}
 	if cfg.conformance {
 		gc.Services = conformanceServices(base)
