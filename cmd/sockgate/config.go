@@ -39,6 +39,7 @@ type config struct {
 	natsURL         string
 	nodeID          string
 	nodeHeartbeat   time.Duration
+	natsAuth        cluster.NATSAuth
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -72,6 +73,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	fs.StringVar(&c.natsAuth.CredsFile, "nats-creds", "", "with -nats-url: NATS credentials file (user JWT and NKey seed, as nsc writes it)")
+	fs.StringVar(&c.natsAuth.NkeyFile, "nats-nkey", "", "with -nats-url: file holding this node's NATS NKey user seed (SU...)")
+	fs.StringVar(&c.natsAuth.CAFile, "nats-ca-file", "", "with -nats-url: PEM CA certificates that sign the NATS server's; turns TLS on")
+	fs.StringVar(&c.natsAuth.CertFile, "nats-cert-file", "", "with -nats-url: PEM client certificate for a NATS server that verifies clients (with -nats-key-file)")
+	fs.StringVar(&c.natsAuth.KeyFile, "nats-key-file", "", "with -nats-url: the key of -nats-cert-file")
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, err
 	}

@@ -95,7 +95,8 @@ func newBus(cfg config, log zerolog.Logger) (cluster.Bus, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultConnectTimeout+cluster.DefaultRequestTimeout)
 	defer cancel()
-	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log, Heartbeat: cfg.nodeHeartbeat})
+	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log, Heartbeat: cfg.nodeHeartbeat,
+		Auth: cfg.natsAuth})
 }
 
 // gatewayConfig wires the command's config to the gateway's.
