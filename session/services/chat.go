@@ -425,18 +425,22 @@ func (c *Chat) acquire(name string) (*chatRoom, error) {
 
 // makeRoomLocked makes space for one more room: true when there is, with
 // the lingering room it evicted for it (to unsubscribe once c.mu is
-// released), if any. The caller holds c.mu.
+// released), if any: the one idle longest. The caller holds c.mu.
 func (c *Chat) makeRoomLocked() (*chatRoom, bool) {
 	if len(c.rooms) < c.opts.MaxRooms {
 		return nil, true
 	}
-	for name, r := range c.rooms {
-		if r.refs == 0 && r.linger != nil && r.linger.Stop() {
-			delete(c.rooms, name)
-			return r, true
+	var oldest *chatRoom
+	for _, r := range c.rooms {
+		if r.refs == 0 && r.linger != nil && (oldest == nil || r.idleSince.Before(oldest.idleSince)) {
+			oldest = r
 		}
 	}
-	return nil, false
+	if oldest == nil || !oldest.linger.Stop() {
+		return nil, false
+	}
+	delete(c.rooms, oldest.name)
+	return oldest, true
 }
 
 // release drops a local user of r; after the last, r lingers for
@@ -452,6 +456,7 @@ func (c *Chat) release(r *chatRoom) {
 		r.unsubscribe()
 		return
 	default:
+		r.idleSince = time.Now()
 		r.linger = time.AfterFunc(c.opts.RoomLinger, func() { c.expire(r) })
 	}
 	c.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,6 +277,17 @@ func TestChatForgedEvents(t *testing.T) {
 	ann.quiet()
 }
 
+// countingBus counts the subscriptions made through it.
+type countingBus struct {
+	cluster.Bus
+	subscribes atomic.Int64
+}
+
+func (b *countingBus) Subscribe(ctx context.Context, room string, r cluster.Replica) (func(), error) {
+	b.subscribes.Add(1)
+	return b.Bus.Subscribe(ctx, room, r)
+}
+
 // TestChatConsumerChurn: a member hopping through rooms costs at most
 // MaxRooms JetStream consumers at once, and hopping back into a room it
 // left within RoomLinger reuses its consumer; with MaxRooms rooms in use
@@ -284,8 +296,10 @@ func TestChatConsumerChurn(t *testing.T) {
 	t.Parallel()
 	srv := clustertest.StartNATS(t, false)
 	const maxRooms = 3
-	a, _ := natsChat(t, srv.URL(), cluster.NATSOptions{NodeID: "a"},
+	a, b := natsChat(t, srv.URL(), cluster.NATSOptions{NodeID: "a"},
 		services.ChatOptions{MaxRooms: maxRooms, RoomLinger: time.Minute, Rate: -1})
+	bus := &countingBus{Bus: b}
+	a = services.NewChat(services.ChatOptions{Bus: bus, MaxRooms: maxRooms, RoomLinger: time.Minute, Rate: -1})
 	nc, err := nats.Connect(srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -308,15 +322,6 @@ func TestChatConsumerChurn(t *testing.T) {
 		}
 		return info.State.Consumers
 	}
-	api := func() uint64 {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		info, err := js.AccountInfo(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.API.Total
-	}
 	ann := connectClient(t, a, "ann")
 	most := 0
 	hop := func(room string) {
@@ -338,15 +343,17 @@ func TestChatConsumerChurn(t *testing.T) {
 	if most > maxRooms+1 { // +1: an evicted consumer may still be on its way out
 		t.Fatalf("%d consumers at once for one member hopping through 12 rooms; bound %d", most, maxRooms)
 	}
-	before := api()
+	hop("hop-0")
+	hop("hop-1")
+	before := bus.subscribes.Load()
 	for i := range 10 {
 		hop(fmt.Sprint("hop-", i%2))
 	}
-	hops := api() - before
-	t.Logf("12 rooms: at most %d consumers at once; 10 hops between 2 rooms: %d JetStream API calls", most, hops)
-	if hops > 20 {
-		t.Fatalf("10 hops between two rooms made %d JetStream API calls; want the 2 consumers reused", hops)
+	if n := bus.subscribes.Load() - before; n != 0 {
+		t.Fatalf("10 hops between two rooms subscribed %d times; want the 2 subscriptions reused", n)
 	}
+	t.Logf("12 rooms: %d subscriptions, at most %d consumers at once; 10 hops between 2 rooms: no new subscription",
+		before-2, most)
 	// Rooms in use are not evicted: with maxRooms rooms held, one more is refused.
 	ann.send(`{"type":"leave"}`)
 	ann.expect("left", "ann")

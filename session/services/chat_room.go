@@ -117,6 +117,7 @@ type chatRoom struct {
 	err         error
 	refs        int         // local users (members and joiners); guarded by Chat.mu
 	linger      *time.Timer // set while nobody here uses the room; guarded by Chat.mu
+	idleSince   time.Time   // when linger was set; guarded by Chat.mu
 
 	mu        sync.Mutex
 	room      *session.Room           // this node's members, for broadcasts

@@ -169,6 +169,7 @@ func TestClusterChat(t *testing.T) {
 	eve := dialMember(t, a, "eve", sockjsclient.TransportWebsocket)
 	eve.join("news")
 	for i := range 55 {
+		time.Sleep(time.Second / services.DefaultRate) // the chat's default rate
 		eve.post(fmt.Sprint("news-", i))
 		if ev := eve.expect("message", "eve"); ev.Text != fmt.Sprint("news-", i) {
 			t.Fatalf("eve: got %+v", ev)
