@@ -296,10 +296,9 @@ func TestChatConsumerChurn(t *testing.T) {
 	t.Parallel()
 	srv := clustertest.StartNATS(t, false)
 	const maxRooms = 3
-	a, b := natsChat(t, srv.URL(), cluster.NATSOptions{NodeID: "a"},
-		services.ChatOptions{MaxRooms: maxRooms, RoomLinger: time.Minute, Rate: -1})
+	_, b := natsChat(t, srv.URL(), cluster.NATSOptions{NodeID: "a"}, services.ChatOptions{})
 	bus := &countingBus{Bus: b}
-	a = services.NewChat(services.ChatOptions{Bus: bus, MaxRooms: maxRooms, RoomLinger: time.Minute, Rate: -1})
+	a := services.NewChat(services.ChatOptions{Bus: bus, MaxRooms: maxRooms, RoomLinger: time.Minute, Rate: -1})
 	nc, err := nats.Connect(srv.URL())
 	if err != nil {
 		t.Fatal(err)
