@@ -23,6 +23,7 @@
     joinForm: $('join-form'), nick: $('nick'), room: $('room'),
     transport: $('transport'), join: $('join'), leave: $('leave'),
     status: $('status'), transportUsed: $('transport-used'),
+    nodeInfo: $('node-info'), nodeUsed: $('node-used'),
     members: $('members'), messages: $('messages'),
     sendForm: $('send-form'), text: $('text'), send: $('send')
   };
@@ -165,7 +166,9 @@
       }
       state.reconnecting = false;
       state.attempt = 0;
-      el.transportUsed.textContent = via + (m.node ? ' (node ' + m.node + ')' : '');
+      el.transportUsed.textContent = via;
+      el.nodeUsed.textContent = m.node ? String(m.node) : '';
+      el.nodeInfo.hidden = !m.node;
       setStatus((back ? 'Reconnected: in #' : 'In #') + state.room + ' as ' + state.nick, 'joined');
       setJoined(true);
     },
@@ -259,6 +262,7 @@
     setJoined(false);
     setConnected(false);
     el.transportUsed.textContent = 'none';
+    el.nodeInfo.hidden = true;
     var why = e.code + (e.reason ? ' ' + e.reason : '');
     if (state.retry || (!userLeft && !state.joinError && (wasJoined || state.reconnecting) && mayReconnect(e.code))) {
       state.retry = false;

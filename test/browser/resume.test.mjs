@@ -147,8 +147,8 @@ describe('chat page across a node drain', () => {
       const ids = c.map((l) => Number(l.split(' ')[0]));
       assert.ok(ids.every((id, i) => Number.isInteger(id) && (i === 0 || id > ids[i - 1])),
         `[resume] message ids should grow: ${ids.join(',')}`);
-      const via = await ann.page.locator('#transport-used').textContent();
-      assert.match(via, /websocket \(node node-b\)/, `[resume] ann's #transport-used: ${via}`);
+      const via = await ann.page.locator('.via').textContent();
+      assert.match(via, /via websocket on node node-b/, `[resume] ann's page header: ${via}`);
       t.diagnostic(`screenshots: ${await ann.screenshot('resume-ann')}, ${await bob.screenshot('resume-bob')}`);
     } finally {
       await ann.close();
