@@ -16,6 +16,9 @@
   // clients of a drained node do not all come back at the same instant.
   var RETRY_MIN_MS = 500;
   var RETRY_MAX_MS = 15000;
+  // NICK_RETRIES is how many times a rejoin refused with nick_taken is
+  // tried again (the old session may still be leaving) before giving up.
+  var NICK_RETRIES = 8;
 
   function $(id) { return document.getElementById(id); }
 
@@ -189,8 +192,9 @@
       var text = 'Error: ' + (m.message || m.error || 'unknown error');
       if (m.error && m.message) text += ' (' + m.error + ')';
       showError(text);
-      if (!state.joined && !state.leaving && state.reconnecting &&
-          (m.error === 'nick_taken' || m.error === 'unavailable' || m.error === 'rate_limited')) {
+      var transient = m.error === 'unavailable' || m.error === 'rate_limited' ||
+        (m.error === 'nick_taken' && state.attempt < NICK_RETRIES);
+      if (!state.joined && !state.leaving && state.reconnecting && transient) {
         // The old session may still hold the nickname for a moment, or
         // the node may be busy: try again later.
         state.retry = true;
