@@ -158,13 +158,13 @@ func TestNATSOversizedEvent(t *testing.T) {
 		t.Fatalf("Publish of %d bytes = %v; want ErrTooBig", len(big), err)
 	}
 	nc := forger(t, srv.URL())
+	before := b.Dropped()
 	if err := nc.Publish("sockgate.room.room", big); err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	before := b.Dropped()
 	waitDropped(t, b, before+1)
 	publish(t, b, "room", "after")
 	if got := r.waitFor(t, 1); !slices.Equal(got, []string{"after"}) {
