@@ -44,6 +44,7 @@ type config struct {
 	nodeHeartbeat   time.Duration
 	version         bool
 	logSessions     bool
+	natsAuth        cluster.NATSAuth
 }
 
 // helpError carries -help's text: main prints it to stdout and exits 0.
@@ -88,6 +89,11 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	fs.StringVar(&c.natsAuth.CredsFile, "nats-creds", "", "with -nats-url: NATS credentials file (user JWT and NKey seed, as nsc writes it)")
+	fs.StringVar(&c.natsAuth.NkeyFile, "nats-nkey", "", "with -nats-url: file holding this node's NATS NKey user seed (SU...)")
+	fs.StringVar(&c.natsAuth.CAFile, "nats-ca-file", "", "with -nats-url: PEM CA certificates that sign the NATS server's; turns TLS on")
+	fs.StringVar(&c.natsAuth.CertFile, "nats-cert-file", "", "with -nats-url: PEM client certificate for a NATS server that verifies clients (with -nats-key-file)")
+	fs.StringVar(&c.natsAuth.KeyFile, "nats-key-file", "", "with -nats-url: the key of -nats-cert-file")
 	fs.BoolVar(&c.logSessions, "log-sessions", true, "log one info line when each session opens and one when it closes (false for very large deployments)")
 	fs.BoolVar(&c.version, "version", false, "print the version and the commit it was built from, and exit")
 	checkFlags(fs)

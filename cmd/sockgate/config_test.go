@@ -74,3 +74,20 @@ func TestConformanceAllowsAllOrigins(t *testing.T) {
 }
 
 func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
+
+// TestConfigNATSAuth: the NATS credential flags, and their environment
+// forms, reach the bus options.
+func TestConfigNATSAuth(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-nats-nkey", "/etc/sockgate/node.nk", "-nats-ca-file", "/etc/nats/ca.pem",
+		"-nats-cert-file", "/c.pem", "-nats-key-file", "/k.pem"},
+		env(map[string]string{"SOCKGATE_NATS_CREDS": "/etc/sockgate/node.creds"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.natsAuth
+	if a.NkeyFile != "/etc/sockgate/node.nk" || a.CredsFile != "/etc/sockgate/node.creds" || a.CAFile != "/etc/nats/ca.pem" ||
+		a.CertFile != "/c.pem" || a.KeyFile != "/k.pem" {
+		t.Fatalf("NATS auth options: %+v", a)
+	}
+}

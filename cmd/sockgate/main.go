@@ -115,7 +115,8 @@ func newBus(cfg config, log zerolog.Logger) (cluster.Bus, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultConnectTimeout+cluster.DefaultRequestTimeout)
 	defer cancel()
-	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log, Heartbeat: cfg.nodeHeartbeat})
+	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log, Heartbeat: cfg.nodeHeartbeat,
+		Auth: cfg.natsAuth})
 }
 
 // logCluster says at start-up whether this node is alone or in a cluster.

@@ -28,12 +28,15 @@ type recorder struct {
 	name string
 	mu   sync.Mutex
 	got  []string
-	from string // node whose snapshot restored it
+	seqs []uint64 // seq of each event in got
+	from string   // node whose snapshot restored it
+	at   uint64   // the position Restore started it at
 	more chan struct{}
 }
 
 type recording struct {
 	Events []string `json:"events"`
+	Seqs   []uint64 `json:"seqs"`
 	Node   string   `json:"node"`
 }
 
@@ -41,9 +44,17 @@ func newRecorder(name string) *recorder {
 	return &recorder{name: name, more: make(chan struct{}, 1)}
 }
 
-func (r *recorder) Apply(data []byte) {
+func (r *recorder) Apply(seq uint64, data []byte) {
 	r.mu.Lock()
+	last := r.at
+	if n := len(r.seqs); n > 0 {
+		last = r.seqs[n-1]
+	}
+	if seq <= last {
+		panic(fmt.Sprintf("%s: event %q at seq %d after seq %d", r.name, data, seq, last))
+	}
 	r.got = append(r.got, string(data))
+	r.seqs = append(r.seqs, seq)
 	r.mu.Unlock()
 	select {
 	case r.more <- struct{}{}:
@@ -54,18 +65,29 @@ func (r *recorder) Apply(data []byte) {
 func (r *recorder) Snapshot() ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return json.Marshal(recording{Events: r.got, Node: r.name})
+	return json.Marshal(recording{Events: r.got, Seqs: r.seqs, Node: r.name})
 }
 
-func (r *recorder) Restore(data []byte) error {
+func (r *recorder) Restore(seq uint64, data []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.at = seq
+	if data == nil {
+		return nil
+	}
 	var rec recording
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return err
 	}
+	r.got, r.seqs, r.from = rec.Events, rec.Seqs, rec.Node
+	return nil
+}
+
+// eventSeqs is the seq of each event applied or restored.
+func (r *recorder) eventSeqs() []uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.got, r.from = rec.Events, rec.Node
-	return nil
+	return slices.Clone(r.seqs)
 }
 
 func (r *recorder) events() []string {
@@ -186,6 +208,9 @@ func TestOneOrder(t *testing.T) {
 			for _, r := range recs[1:] {
 				if got := r.waitFor(t, len(ns)*per); !slices.Equal(got, first) {
 					t.Fatalf("%s applied another order than node0:\n%q\n%q", r.name, got, first)
+				}
+				if got, want := r.eventSeqs(), recs[0].eventSeqs(); !slices.Equal(got, want) {
+					t.Fatalf("%s gave the events other seqs than node0:\n%v\n%v", r.name, got, want)
 				}
 			}
 			checkPerPublisher(t, first, len(ns), per)

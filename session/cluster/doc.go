@@ -20,4 +20,18 @@
 // with JetStream enabled: the stream gives every room event a sequence
 // number, which is what makes the order the same on every node; plain NATS
 // subjects carry the snapshot requests and replies.
+//
+// Every event has a sequence (Replica.Apply's seq): on NATS the stream
+// sequence, so an event has the same one on every node, and the chat uses
+// it as the message id clients resume from.
+//
+// Whatever a NATS bus reads may have been written by anyone who can publish
+// on its subjects. It checks sizes (MaxEventBytes, MaxSnapshotBytes),
+// sequences (a snapshot answer must lie within the stream) and shapes, and
+// drops and counts (NATSBus.Dropped) what fails; a Replica checks the
+// content. Heartbeats must name the node of their subject, and a node
+// ignores every heartbeat claiming its own node id, so that only a node can
+// keep itself alive and nobody can make a node report itself gone.
+// NATSAuth connects with credentials, an NKey or TLS, so that only
+// sockgate nodes publish at all.
 package cluster

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // LocalBus is the in-process Bus: events are delivered synchronously, inside
@@ -14,7 +15,8 @@ import (
 // needs no external service; several Chat services sharing one LocalBus
 // behave as nodes of one cluster. Safe for concurrent use.
 type LocalBus struct {
-	mu     sync.Mutex // guards rooms and closed; taken before a room's mu
+	seq    atomic.Uint64 // the last event's seq, across rooms
+	mu     sync.Mutex    // guards rooms and closed; taken before a room's mu
 	rooms  map[string]*localRoom
 	closed bool
 }
@@ -51,14 +53,17 @@ func (l *LocalBus) Subscribe(ctx context.Context, room string, r Replica) (func(
 	}
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	var snap []byte
 	if len(lr.subs) > 0 {
-		snap, err := lr.subs[0].r.Snapshot()
-		if err != nil {
+		var err error
+		if snap, err = lr.subs[0].r.Snapshot(); err != nil {
 			return nil, fmt.Errorf("subscribe %q: snapshot: %w", room, err)
 		}
-		if err := r.Restore(snap); err != nil {
-			return nil, fmt.Errorf("subscribe %q: restore: %w", room, err)
-		}
+	}
+	// The room's events are published under lr.mu, so none has a seq
+	// between the snapshot and this one.
+	if err := r.Restore(l.seq.Load(), snap); err != nil {
+		return nil, fmt.Errorf("subscribe %q: restore: %w", room, err)
 	}
 	s := &localSub{r: r}
 	lr.subs = append(lr.subs, s)
@@ -83,6 +88,9 @@ func (l *LocalBus) Publish(ctx context.Context, room string, data []byte) error 
 	if err := checkRoom(room); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
 	}
+	if len(data) > MaxEventBytes {
+		return fmt.Errorf("publish to %q: %d bytes: %w", room, len(data), ErrTooBig)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
 	}
@@ -98,8 +106,9 @@ func (l *LocalBus) Publish(ctx context.Context, room string, data []byte) error 
 	}
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	seq := l.seq.Add(1)
 	for _, s := range lr.subs {
-		s.r.Apply(data)
+		s.r.Apply(seq, data)
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,6 +42,12 @@ const (
 	DefaultReconnectWait = time.Second
 	// DefaultRequestTimeout bounds the bus's own JetStream API calls.
 	DefaultRequestTimeout = 5 * time.Second
+	// MaxSnapshotBytes bounds a snapshot answer; bigger ones are dropped.
+	// It is half of NATS's default max_payload.
+	MaxSnapshotBytes = 512 << 10
+	// maxClockSkew is how far in the future another node's start time may
+	// lie before its snapshot answer is taken for a forgery.
+	maxClockSkew = time.Minute
 )
 
 // Headers of a snapshot reply; its body is the snapshot.
@@ -79,6 +87,57 @@ type NATSOptions struct {
 	// NodeWatcher, DefaultHeartbeat and DefaultHeartbeatMisses).
 	Heartbeat       time.Duration
 	HeartbeatMisses int
+	// Auth: how this node proves who it is to NATS (any of them, or user
+	// and password in the URL; see deploy/README.md).
+	Auth NATSAuth
+}
+
+// NATSAuth are a NATS connection's credentials and TLS settings; empty
+// fields are not used.
+type NATSAuth struct {
+	// CredsFile is a decentralised-auth credentials file (user JWT and
+	// NKey seed), as `nsc` writes it.
+	CredsFile string
+	// NkeyFile holds an NKey user seed ("SU...").
+	NkeyFile string
+	// CAFile is a PEM file of the CAs that sign the server's certificate;
+	// it turns TLS on.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// servers that verify clients (both or neither).
+	CertFile string
+	KeyFile  string
+}
+
+// options turns a into nats.Go connect options.
+func (a NATSAuth) options() ([]nats.Option, error) {
+	var out []nats.Option
+	if a.CredsFile != "" {
+		if _, err := os.Stat(a.CredsFile); err != nil {
+			return nil, fmt.Errorf("NATS credentials: %w", err)
+		}
+		out = append(out, nats.UserCredentials(a.CredsFile))
+	}
+	if a.NkeyFile != "" {
+		opt, err := nats.NkeyOptionFromSeed(a.NkeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATS nkey seed %s: %w", a.NkeyFile, err)
+		}
+		out = append(out, opt)
+	}
+	if a.CAFile != "" {
+		if _, err := os.Stat(a.CAFile); err != nil {
+			return nil, fmt.Errorf("NATS CA file: %w", err)
+		}
+		out = append(out, nats.RootCAs(a.CAFile))
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		return nil, errors.New("NATS client certificate: give both the certificate and its key")
+	}
+	if a.CertFile != "" {
+		out = append(out, nats.ClientCert(a.CertFile, a.KeyFile))
+	}
+	return out, nil
 }
 
 func (o NATSOptions) resolve() NATSOptions {
@@ -160,6 +219,21 @@ type NATSBus struct {
 	onGone []func(ctx context.Context, instance string)
 	closed bool
 	wg     sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
+
+	dropped atomic.Uint64  // invalid messages read from NATS
+	warn    zerolog.Logger // sampled, for invalid messages
+}
+
+// Dropped is how many invalid messages this bus has read from NATS and
+// dropped: events, snapshot answers and heartbeats of the wrong size or
+// shape, out of sequence, or naming this node.
+func (b *NATSBus) Dropped() uint64 { return b.dropped.Load() }
+
+// drop counts and logs (sampled) one invalid message.
+func (b *NATSBus) drop(what, why string) {
+	b.dropped.Add(1)
+	b.warn.Warn().Str("what", what).Str("why", why).Uint64("dropped", b.dropped.Load()).
+		Msg("invalid message on the NATS bus; dropped")
 }
 
 // NATS connects to the NATS server at url (e.g. "nats://127.0.0.1:4222";
@@ -170,10 +244,18 @@ type NATSBus struct {
 // returns the error), and every subscription resumes where it stopped.
 func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 	opts = opts.resolve()
+	if len(opts.NodeID) > maxNodeID || strings.ContainsRune(opts.NodeID, '~') {
+		return nil, fmt.Errorf("cluster: node id %q: at most %d bytes, without '~'", opts.NodeID, maxNodeID)
+	}
 	b := &NATSBus{opts: opts, url: url, started: time.Now(), subs: make(map[*natsSub]struct{}),
 		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time),
 		log: opts.Logger.With().Str("component", "cluster").Str("node", opts.NodeID).Logger()}
-	nc, err := nats.Connect(url,
+	b.warn = b.log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
+	auth, err := opts.Auth.options()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	nc, err := nats.Connect(url, append(auth,
 		nats.Name("sockgate "+opts.NodeID),
 		nats.Timeout(opts.ConnectTimeout),
 		nats.MaxReconnects(-1),
@@ -181,7 +263,7 @@ func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 		nats.DisconnectErrHandler(b.onDisconnect),
 		nats.ReconnectHandler(b.onReconnect),
 		nats.ErrorHandler(b.onAsyncError),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to NATS at %s (is nats-server running?): %w", url, err)
 	}
@@ -237,6 +319,9 @@ func (b *NATSBus) snapshotSubject(room string) string {
 func (b *NATSBus) Publish(ctx context.Context, room string, data []byte) error {
 	if err := checkRoom(room); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
+	}
+	if len(data) > MaxEventBytes {
+		return fmt.Errorf("publish to %q: %d bytes: %w", room, len(data), ErrTooBig)
 	}
 	if b.isClosed() {
 		return fmt.Errorf("publish to %q: %w", room, ErrClosed)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -76,21 +77,15 @@ func (b *NATSBus) Subscribe(ctx context.Context, room string, r Replica) (func()
 }
 
 func (s *natsSub) start(ctx context.Context) error {
-	rep, err := s.b.requestSnapshot(ctx, s.room)
+	seq, err := s.b.restore(ctx, s.room, s.r)
 	if err != nil {
 		return err
 	}
-	if rep.data != nil {
-		if err := s.r.Restore(rep.data); err != nil {
-			return fmt.Errorf("restore the snapshot of node %s: %w", rep.node, err)
-		}
-		s.log.Debug().Str("from", rep.node).Uint64("seq", rep.seq).Msg("room restored from a snapshot")
-	}
-	s.applied = rep.seq
+	s.applied = seq
 	s.cons, err = s.b.js.OrderedConsumer(ctx, s.b.opts.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{s.b.roomSubject(s.room)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    rep.seq + 1,
+		OptStartSeq:    seq + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("create consumer: %w", err)
@@ -109,20 +104,63 @@ func (s *natsSub) start(ctx context.Context) error {
 	return nil
 }
 
-// requestSnapshot asks every subscription of room for its state. With no
-// answer, the reply has no data and the stream's last sequence as of before
-// the request: a node that starts following the room later cannot have
-// published to it before then.
-func (b *NATSBus) requestSnapshot(ctx context.Context, room string) (*snapshotReply, error) {
+// restore asks every subscription of room for its state and restores r
+// from the oldest node's valid answer that r accepts, trying the next
+// oldest when r refuses one. With none, r starts empty at the stream's last
+// sequence as of before the request: a node that starts following the room
+// later cannot have published to it before then. It returns the position r
+// starts at.
+func (b *NATSBus) restore(ctx context.Context, room string, r Replica) (uint64, error) {
+	before, err := b.lastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	replies, err := b.requestSnapshots(ctx, room)
+	if err != nil {
+		return 0, err
+	}
+	if len(replies) > 0 {
+		// An answer can be taken no later than the stream's end now; one
+		// beyond it is forged.
+		after, err := b.lastSeq(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, rep := range replies {
+			if rep.seq > after {
+				b.drop("snapshot answer", fmt.Sprintf("from %q at seq %d, beyond the stream's last %d", rep.node, rep.seq, after))
+				continue
+			}
+			if err := r.Restore(rep.seq, rep.data); err != nil {
+				b.drop("snapshot answer", fmt.Sprintf("from %q refused: %v", rep.node, err))
+				continue
+			}
+			b.log.Debug().Str("room", room).Str("from", rep.node).Uint64("seq", rep.seq).Msg("room restored from a snapshot")
+			return rep.seq, nil
+		}
+	}
+	if err := r.Restore(before, nil); err != nil {
+		return 0, fmt.Errorf("start empty: %w", err)
+	}
+	return before, nil
+}
+
+// lastSeq is the event stream's last sequence.
+func (b *NATSBus) lastSeq(ctx context.Context) (uint64, error) {
 	st, err := b.js.Stream(ctx, b.opts.Stream)
 	if err != nil {
-		return nil, fmt.Errorf("look up stream %s: %w", b.opts.Stream, err)
+		return 0, fmt.Errorf("look up stream %s: %w", b.opts.Stream, err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("stream %s info: %w", b.opts.Stream, err)
+		return 0, fmt.Errorf("stream %s info: %w", b.opts.Stream, err)
 	}
-	empty := &snapshotReply{seq: info.State.LastSeq}
+	return info.State.LastSeq, nil
+}
+
+// requestSnapshots asks every subscription of room for its state and
+// returns the well-formed answers, oldest node first.
+func (b *NATSBus) requestSnapshots(ctx context.Context, room string) ([]*snapshotReply, error) {
 	inbox := b.nc.NewInbox()
 	replies, err := b.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -135,44 +173,49 @@ func (b *NATSBus) requestSnapshot(ctx context.Context, room string) (*snapshotRe
 	if err := b.nc.PublishMsg(req); err != nil {
 		return nil, fmt.Errorf("request a snapshot: %w", err)
 	}
-	best, err := b.collectReplies(ctx, replies)
-	if err != nil || best == nil {
-		return empty, err
-	}
-	return best, nil
+	all, err := b.collectReplies(ctx, replies)
+	slices.SortFunc(all, func(x, y *snapshotReply) int {
+		if x.olderThan(y) {
+			return -1
+		}
+		return 1
+	})
+	return all, err
 }
 
 // collectReplies waits SnapshotTimeout for a first answer and then
-// SnapshotGrace for older nodes, and returns the oldest node's answer; nil
-// when nobody answered or the server said nobody listens.
-func (b *NATSBus) collectReplies(ctx context.Context, replies *nats.Subscription) (*snapshotReply, error) {
-	var best *snapshotReply
+// SnapshotGrace for older nodes, and returns the well-formed answers;
+// none when nobody answered or the server said nobody listens.
+func (b *NATSBus) collectReplies(ctx context.Context, replies *nats.Subscription) ([]*snapshotReply, error) {
+	var all []*snapshotReply
 	deadline := time.Now().Add(b.opts.SnapshotTimeout)
-	for {
+	for len(all) < maxSnapshotAnswers {
 		m, err := nextBefore(ctx, replies, deadline)
 		switch {
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("wait for a snapshot: %w", ctx.Err())
 		case errors.Is(err, context.DeadlineExceeded):
-			return best, nil
+			return all, nil
 		case errors.Is(err, nats.ErrNoResponders):
-			return best, nil // nobody follows the room
+			return all, nil // nobody follows the room
 		case err != nil:
 			return nil, fmt.Errorf("wait for a snapshot: %w", err)
 		}
-		rep, err := parseSnapshotReply(m)
+		rep, err := parseSnapshotReply(m, time.Now())
 		if err != nil {
-			b.log.Warn().Err(err).Msg("ignoring a bad snapshot answer")
+			b.drop("snapshot answer", err.Error())
 			continue
 		}
-		if best == nil {
+		if len(all) == 0 {
 			deadline = time.Now().Add(b.opts.SnapshotGrace)
 		}
-		if best == nil || rep.olderThan(best) {
-			best = rep
-		}
+		all = append(all, rep)
 	}
+	return all, nil
 }
+
+// maxSnapshotAnswers bounds the answers one request considers.
+const maxSnapshotAnswers = 64
 
 // nextBefore is the next message on sub, or context.DeadlineExceeded at
 // deadline.
@@ -182,17 +225,36 @@ func nextBefore(ctx context.Context, sub *nats.Subscription, deadline time.Time)
 	return sub.NextMsgWithContext(ctx)
 }
 
-func parseSnapshotReply(m *nats.Msg) (*snapshotReply, error) {
+// parseSnapshotReply reads a snapshot answer's headers and checks that they
+// can be true: a node name, a start time after 1970 and not in the future,
+// a body within MaxSnapshotBytes. Whether its sequence lies within the
+// stream, and its body, are checked by the caller.
+func parseSnapshotReply(m *nats.Msg, now time.Time) (*snapshotReply, error) {
+	node := m.Header.Get(hdrNode)
 	started, err1 := strconv.ParseInt(m.Header.Get(hdrStarted), 10, 64)
 	seq, err2 := strconv.ParseUint(m.Header.Get(hdrSeq), 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("snapshot answer from %q: %w", m.Header.Get(hdrNode), err)
+	switch {
+	case errors.Join(err1, err2) != nil:
+		return nil, fmt.Errorf("from %q: %w", truncate(node, 64), errors.Join(err1, err2))
+	case node == "" || len(node) > maxNodeID:
+		return nil, fmt.Errorf("bad node name %q", truncate(node, 64))
+	case started <= 0 || started > now.Add(maxClockSkew).UnixNano():
+		return nil, fmt.Errorf("from %q: impossible start time %d", node, started)
+	case len(m.Data) > MaxSnapshotBytes:
+		return nil, fmt.Errorf("from %q: %d bytes, over %d", node, len(m.Data), MaxSnapshotBytes)
 	}
 	data := m.Data
 	if data == nil {
 		data = []byte{}
 	}
-	return &snapshotReply{node: m.Header.Get(hdrNode), started: started, seq: seq, data: data}, nil
+	return &snapshotReply{node: node, started: started, seq: seq, data: data}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // deliver applies one event from the ordered consumer.
@@ -202,12 +264,16 @@ func (s *natsSub) deliver(msg jetstream.Msg) {
 		s.log.Error().Err(err).Msg("event without stream metadata; dropped")
 		return
 	}
+	if n := len(msg.Data()); n > MaxEventBytes {
+		s.b.drop("event", fmt.Sprintf("room %q, seq %d: %d bytes, over %d", s.room, meta.Sequence.Stream, n, MaxEventBytes))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped || meta.Sequence.Stream <= s.applied {
 		return // already in the restored snapshot, or unsubscribed
 	}
-	s.r.Apply(msg.Data())
+	s.r.Apply(meta.Sequence.Stream, msg.Data())
 	s.applied = meta.Sequence.Stream
 }
 
@@ -221,6 +287,9 @@ func (s *natsSub) answer(m *nats.Msg) {
 	snap, err := s.r.Snapshot()
 	seq := s.applied
 	s.mu.Unlock()
+	if err == nil && len(snap) > MaxSnapshotBytes {
+		err = fmt.Errorf("%d bytes, over %d", len(snap), MaxSnapshotBytes)
+	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("snapshot for a late node failed")
 		return

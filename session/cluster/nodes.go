@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -43,16 +44,61 @@ func (b *NATSBus) OnNodeGone(f func(ctx context.Context, instance string)) {
 	b.onGone = append(b.onGone, f)
 }
 
-// nodeSubject is where this node sends its heartbeats; its body is the
-// Instance.
-func (b *NATSBus) nodeSubject() string {
-	id := strings.Map(func(r rune) rune {
+// maxNodeID bounds a node's name; maxNodesSeen the other nodes one node
+// keeps track of (more heartbeats from unknown instances are dropped).
+const (
+	maxNodeID    = 128
+	maxNodesSeen = 1024
+)
+
+// subjectToken is id with the characters a NATS subject token cannot hold
+// replaced by '_'.
+func subjectToken(id string) string {
+	return strings.Map(func(r rune) rune {
 		if strings.ContainsRune(".*> \t\r\n", r) {
 			return '_'
 		}
 		return r
-	}, b.opts.NodeID)
-	return b.opts.SubjectPrefix + ".nodes." + id
+	}, id)
+}
+
+// nodeSubject is where this node sends its heartbeats; its body is the
+// Instance.
+func (b *NATSBus) nodeSubject() string {
+	return b.opts.SubjectPrefix + ".nodes." + subjectToken(b.opts.NodeID)
+}
+
+// checkHeartbeat validates a heartbeat received on subject: its body must
+// be an Instance, NodeID~<12 hex digits>, sent on that NodeID's subject,
+// and not name this node's NodeID (whatever the random part): a node's
+// liveness is told only by that node, and only another node's can be
+// taken for gone. It returns the instance, or why it is refused.
+func (b *NATSBus) checkHeartbeat(subject string, body []byte) (string, string) {
+	instance := string(body)
+	i := strings.LastIndexByte(instance, '~')
+	switch {
+	case len(instance) > maxNodeID+13 || i < 1:
+		return "", "not an instance name"
+	case !isHex(instance[i+1:], 12):
+		return "", "instance without its random part"
+	case subject != b.opts.SubjectPrefix+".nodes."+subjectToken(instance[:i]):
+		return "", fmt.Sprintf("instance %q on another node's subject %q", instance, subject)
+	case instance[:i] == b.opts.NodeID:
+		return "", fmt.Sprintf("instance %q claims this node's id", instance)
+	}
+	return instance, ""
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // startHeartbeats listens to the other nodes' heartbeats and starts the
@@ -84,12 +130,21 @@ func (b *NATSBus) startHeartbeats() error {
 
 // onHeartbeat notes that another node is alive.
 func (b *NATSBus) onHeartbeat(m *nats.Msg) {
-	instance := string(m.Data)
-	if instance == b.instance || instance == "" {
+	if string(m.Data) == b.instance {
+		return // this node's own
+	}
+	instance, why := b.checkHeartbeat(m.Subject, m.Data)
+	if why != "" {
+		b.drop("heartbeat", why)
 		return
 	}
 	b.mu.Lock()
 	_, known := b.seen[instance]
+	if !known && len(b.seen) >= maxNodesSeen {
+		b.mu.Unlock()
+		b.drop("heartbeat", "too many nodes")
+		return
+	}
 	b.seen[instance] = time.Now()
 	b.mu.Unlock()
 	if !known {

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
@@ -25,6 +26,28 @@ const (
 	DefaultMaxText    = 2000
 	DefaultMaxRoom    = 64
 	DefaultHistoryLen = 50
+	// DefaultResumeLen, DefaultResumeAge and DefaultResumeBytes bound the
+	// messages a room keeps for members that come back with since: the
+	// last 500, none older than 10 minutes (the NATS stream's MaxAge),
+	// 128 KiB of JSON at most.
+	DefaultResumeLen   = 500
+	DefaultResumeAge   = 10 * time.Minute
+	DefaultResumeBytes = 128 << 10
+	// DefaultMaxWelcomeBytes bounds a welcome event's JSON: the oldest
+	// messages of its history are left out to fit.
+	DefaultMaxWelcomeBytes = 256 << 10
+	// DefaultMaxMembers bounds a room's members, on all nodes together.
+	DefaultMaxMembers = 1000
+	// DefaultRate and DefaultBurst bound the commands one member may send:
+	// 10 a second on average, 20 at once.
+	DefaultRate  = 10
+	DefaultBurst = 20
+	// DefaultMaxRooms bounds the rooms one node follows on the bus (one
+	// JetStream consumer each); DefaultRoomLinger is how long it keeps
+	// following a room after its last local member left, so that members
+	// switching rooms back and forth do not churn consumers.
+	DefaultMaxRooms   = 1000
+	DefaultRoomLinger = 30 * time.Second
 	// DefaultApplyTimeout bounds how long a join or leave waits for the bus
 	// to deliver it back, and how long a publish may take.
 	DefaultApplyTimeout = 10 * time.Second
@@ -34,19 +57,66 @@ const (
 type ChatOptions struct {
 	MaxNick    int              // longest nickname, in characters
 	MaxText    int              // longest message, in characters
-	HistoryLen int              // messages replayed on join
+	HistoryLen int              // messages replayed on a plain join
 	Now        func() time.Time // clock for event timestamps
+	// ResumeLen, ResumeAge and ResumeBytes: see DefaultResumeLen.
+	ResumeLen   int
+	ResumeAge   time.Duration
+	ResumeBytes int
+	// MaxWelcomeBytes, MaxMembers, MaxRooms, RoomLinger: see the defaults.
+	// A negative RoomLinger stops following a room at once.
+	MaxWelcomeBytes int
+	MaxMembers      int
+	MaxRooms        int
+	RoomLinger      time.Duration
+	// Rate and Burst: see DefaultRate; a negative Rate means no bound.
+	Rate  float64
+	Burst int
 	// Bus carries room events between nodes; nil means an in-process
 	// cluster.Local bus of this Chat's own (a single node).
 	Bus cluster.Bus
-	// NodeID starts the keys of this node's members (default: random).
-	// When Bus is a cluster.NodeWatcher, its Instance does instead, so
-	// that the members of a node reported gone can be found.
+	// NodeID names this node in welcome events, and starts the keys of
+	// this node's members (default: random). When Bus is a
+	// cluster.NodeWatcher, its Instance starts the keys instead, so that
+	// the members of a node reported gone can be found.
 	NodeID string
 	// Logger receives the service's log lines (default: none).
 	Logger zerolog.Logger
 	// ApplyTimeout: see DefaultApplyTimeout.
 	ApplyTimeout time.Duration
+}
+
+func (o ChatOptions) resolve() ChatOptions {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxNick, DefaultMaxNick)
+	def(&o.MaxText, DefaultMaxText)
+	def(&o.HistoryLen, DefaultHistoryLen)
+	def(&o.ResumeLen, DefaultResumeLen)
+	def(&o.ResumeBytes, DefaultResumeBytes)
+	def(&o.MaxWelcomeBytes, DefaultMaxWelcomeBytes)
+	def(&o.MaxMembers, DefaultMaxMembers)
+	def(&o.MaxRooms, DefaultMaxRooms)
+	def(&o.Burst, DefaultBurst)
+	if o.ResumeAge <= 0 {
+		o.ResumeAge = DefaultResumeAge
+	}
+	if o.RoomLinger == 0 {
+		o.RoomLinger = DefaultRoomLinger
+	}
+	if o.Rate == 0 {
+		o.Rate = DefaultRate
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ApplyTimeout <= 0 {
+		o.ApplyTimeout = DefaultApplyTimeout
+	}
+	return o
 }
 
 // Chat is a multi-room chat service over SockJS. Clients send JSON
@@ -68,32 +138,20 @@ type Chat struct {
 	seq  atomic.Uint64 // member key counter
 
 	mu    sync.Mutex
-	rooms map[string]*chatRoom // rooms with members (or joiners) here
+	rooms map[string]*chatRoom // rooms followed: with members (or joiners) here, or lingering
+	warn  zerolog.Logger       // sampled, for invalid bus events
 }
 
 // NewChat returns a chat service with no rooms.
 func NewChat(opts ChatOptions) *Chat {
-	if opts.MaxNick <= 0 {
-		opts.MaxNick = DefaultMaxNick
-	}
-	if opts.MaxText <= 0 {
-		opts.MaxText = DefaultMaxText
-	}
-	if opts.HistoryLen <= 0 {
-		opts.HistoryLen = DefaultHistoryLen
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.ApplyTimeout <= 0 {
-		opts.ApplyTimeout = DefaultApplyTimeout
-	}
+	opts = opts.resolve()
 	bus := opts.Bus
 	if bus == nil {
 		bus = cluster.Local()
 	}
 	c := &Chat{opts: opts, bus: bus, keys: keyPrefix(opts.NodeID), rooms: make(map[string]*chatRoom),
 		log: opts.Logger.With().Str("service", "chat").Logger()}
+	c.warn = c.log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
 	if w, ok := bus.(cluster.NodeWatcher); ok {
 		c.keys = keyPrefix(w.Instance())
 		w.OnNodeGone(c.nodeGone)
@@ -106,6 +164,10 @@ func NewChat(opts ChatOptions) *Chat {
 // same place in the room's order, dropping those members; as applying it
 // twice does nothing more, several survivors reporting one node is fine.
 func (c *Chat) nodeGone(ctx context.Context, instance string) {
+	if instance == "" || strings.HasPrefix(c.keys, instance+"~") {
+		c.log.Error().Str("instance", instance).Msg("refusing to remove this node's own members as gone")
+		return
+	}
 	c.mu.Lock()
 	rooms := make([]*chatRoom, 0, len(c.rooms))
 	for _, r := range c.rooms {
@@ -117,7 +179,7 @@ func (c *Chat) nodeGone(ctx context.Context, instance string) {
 		if !r.hasMembersOf(ev.Node) {
 			continue
 		}
-		data, err := json.Marshal(ev)
+		data, err := encodeJSON(ev)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, c.opts.ApplyTimeout)
 			err = c.bus.Publish(pctx, r.name, data)
@@ -144,53 +206,26 @@ func keyPrefix(node string) string {
 
 // command is what a client sends.
 type command struct {
-	Type string `json:"type"`
-	Room string `json:"room"`
-	Nick string `json:"nick"`
-	Text string `json:"text"`
+	Type  string `json:"type"`
+	Room  string `json:"room"`
+	Nick  string `json:"nick"`
+	Text  string `json:"text"`
+	Since string `json:"since"`
 }
-
-// ChatEvent is what the chat service sends, as JSON: welcome (with Members
-// and History), joined, left, message, and error (with Error and Message).
-type ChatEvent struct {
-	Type    string      `json:"type"`
-	Room    string      `json:"room,omitempty"`
-	Nick    string      `json:"nick,omitempty"`
-	Text    string      `json:"text,omitempty"`
-	TS      int64       `json:"ts,omitempty"`
-	Members []string    `json:"members,omitempty"`
-	History []ChatEvent `json:"history,omitempty"`
-	Error   string      `json:"error,omitempty"`
-	Message string      `json:"message,omitempty"`
-}
-
-// Error codes of error events.
-const (
-	ErrBadJSON     = "bad_json"
-	ErrUnknownType = "unknown_type"
-	ErrBadNick     = "bad_nick"
-	ErrNickTaken   = "nick_taken"
-	ErrBadRoom     = "bad_room"
-	ErrTooLong     = "too_long"
-	ErrEmpty       = "empty"
-	ErrNotJoined   = "not_joined"
-	// ErrUnavailable means the cluster bus could not carry the command
-	// (the broker is away); the client may try again.
-	ErrUnavailable = "unavailable"
-)
 
 // member is one session's state in the chat; only its handler goroutine
 // touches it.
 type member struct {
-	s    session.Session
-	room *chatRoom // joined room, nil when none
-	key  string    // cluster-wide member key for this join
-	nick string
+	s     session.Session
+	room  *chatRoom // joined room, nil when none
+	key   string    // cluster-wide member key for this join
+	nick  string
+	quota bucket // commands it may still send
 }
 
 // Handler is the session.Handler of the chat service.
 func (c *Chat) Handler(ctx context.Context, s session.Session) {
-	m := &member{s: s}
+	m := &member{s: s, quota: newBucket(c.opts.Rate, c.opts.Burst, c.opts.Now())}
 	defer c.leave(m)
 	for {
 		raw, err := s.Recv(ctx)
@@ -202,6 +237,11 @@ func (c *Chat) Handler(ctx context.Context, s session.Session) {
 }
 
 func (c *Chat) handle(m *member, raw string) {
+	if !m.quota.take(c.opts.Now()) {
+		sendError(m.s, ErrRateLimited, fmt.Sprintf("more than %g commands a second (bursts of %d); this one was not carried out",
+			c.opts.Rate, c.opts.Burst))
+		return
+	}
 	var cmd command
 	if err := json.Unmarshal([]byte(raw), &cmd); err != nil {
 		sendError(m.s, ErrBadJSON, "message is not a JSON object: "+err.Error())
@@ -209,7 +249,7 @@ func (c *Chat) handle(m *member, raw string) {
 	}
 	switch cmd.Type {
 	case "join":
-		c.join(m, cmd.Room, cmd.Nick)
+		c.join(m, cmd.Room, cmd.Nick, cmd.Since)
 	case "post":
 		c.post(m, cmd.Text)
 	case "leave":
@@ -221,13 +261,19 @@ func (c *Chat) handle(m *member, raw string) {
 
 // join publishes the join and waits for its delivery, where the replica
 // either welcomes the member or answers nick_taken.
-func (c *Chat) join(m *member, roomName, nick string) {
-	if msg := c.checkNick(nick); msg != "" {
+func (c *Chat) join(m *member, roomName, nick, since string) {
+	nick, msg := normalizeNick(nick, c.opts.MaxNick)
+	if msg != "" {
 		sendError(m.s, ErrBadNick, msg)
 		return
 	}
 	if !validRoom(roomName) {
 		sendError(m.s, ErrBadRoom, "room names are 1 to 64 letters, digits, '-' or '_'")
+		return
+	}
+	resume, err := parseSince(since)
+	if err != nil {
+		sendError(m.s, ErrBadSince, err.Error())
 		return
 	}
 	c.leave(m)
@@ -237,7 +283,7 @@ func (c *Chat) join(m *member, roomName, nick string) {
 		return
 	}
 	key := c.keys + "-" + strconv.FormatUint(c.seq.Add(1), 10)
-	done := r.expectJoin(key, m.s)
+	done := r.expectJoin(key, m.s, resume)
 	if err := c.publish(r.name, wireEvent{Type: wireJoin, Member: key, Nick: nick, TS: c.now()}); err != nil {
 		r.forget(key)
 		c.release(r)
@@ -264,22 +310,46 @@ func (c *Chat) join(m *member, roomName, nick string) {
 }
 
 func (c *Chat) post(m *member, text string) {
-	r := m.room
-	switch {
-	case r == nil:
+	if m.room == nil {
 		sendError(m.s, ErrNotJoined, "join a room before posting")
 		return
+	}
+	if err := c.publishPost(m.room.name, m.key, m.nick, text); err != nil {
+		var ce *ChatError
+		if errors.As(err, &ce) {
+			sendError(m.s, ce.Code, ce.Message)
+			return
+		}
+		c.unavailable(m.s, "post", m.room.name, err)
+	}
+}
+
+// publishPost is the one way into a room for a message: it checks text
+// and publishes it; every node gives it its id and delivers it in the
+// room's order, as a message event and into the history. key is the
+// posting member's (its post is dropped should it have left by then); with
+// key "", nick posts without being a member (the backend API), and is
+// checked as a join's would be. A refusal is a *ChatError (ErrEmpty,
+// ErrTooLong, ErrBadNick, ErrBadRoom); any other error is the bus's (the
+// chat is unavailable).
+func (c *Chat) publishPost(room, key, nick, text string) error {
+	switch {
+	case !validRoom(room):
+		return &ChatError{ErrBadRoom, "room names are 1 to 64 letters, digits, '-' or '_'"}
 	case text == "":
-		sendError(m.s, ErrEmpty, "empty message")
-		return
+		return &ChatError{ErrEmpty, "empty message"}
+	case !utf8.ValidString(text):
+		return &ChatError{ErrBadJSON, "message is not valid UTF-8"}
 	case utf8.RuneCountInString(text) > c.opts.MaxText:
-		sendError(m.s, ErrTooLong, "message longer than the limit")
-		return
+		return &ChatError{ErrTooLong, fmt.Sprintf("message is longer than %d characters", c.opts.MaxText)}
 	}
-	ev := wireEvent{Type: wirePost, Member: m.key, Nick: m.nick, Text: text, TS: c.now()}
-	if err := c.publish(r.name, ev); err != nil {
-		c.unavailable(m.s, "post", r.name, err)
+	if key == "" {
+		var msg string
+		if nick, msg = normalizeNick(nick, c.opts.MaxNick); msg != "" {
+			return &ChatError{ErrBadNick, msg}
+		}
 	}
+	return c.publish(room, wireEvent{Type: wirePost, Member: key, Nick: nick, Text: text, TS: c.now()})
 }
 
 // leave publishes the leave and waits for its delivery, which sends the
@@ -306,47 +376,115 @@ func (c *Chat) leave(m *member) {
 	c.release(r)
 }
 
+// errTooManyRooms refuses a join into one more room than MaxRooms.
+var errTooManyRooms = errors.New("services: this node follows too many rooms")
+
 // acquire returns this node's replica of room, subscribing to the room on
-// the bus when it is the first local user; release undoes it.
+// the bus when it is the first local user (and the room is not lingering);
+// release undoes it.
 func (c *Chat) acquire(name string) (*chatRoom, error) {
 	c.mu.Lock()
 	r := c.rooms[name]
 	if r != nil {
 		r.refs++
+		if r.linger != nil {
+			r.linger.Stop()
+			r.linger = nil
+		}
 		c.mu.Unlock()
 		<-r.ready
 	} else {
+		evicted, ok := c.makeRoomLocked()
+		if !ok {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w (%d)", errTooManyRooms, c.opts.MaxRooms)
+		}
 		r = newChatRoom(c, name)
 		r.refs++
 		c.rooms[name] = r
 		c.mu.Unlock()
+		if evicted != nil {
+			evicted.unsubscribe()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.opts.ApplyTimeout)
 		r.unsubscribe, r.err = c.bus.Subscribe(ctx, name, r)
 		cancel()
 		close(r.ready)
 	}
 	if r.err != nil {
-		c.release(r)
+		c.mu.Lock()
+		r.refs--
+		if c.rooms[r.name] == r {
+			delete(c.rooms, r.name)
+		}
+		c.mu.Unlock()
 		return nil, r.err
 	}
 	return r, nil
 }
 
+// makeRoomLocked makes space for one more room: true when there is, with
+// the lingering room it evicted for it (to unsubscribe once c.mu is
+// released), if any: the one idle longest. The caller holds c.mu.
+func (c *Chat) makeRoomLocked() (*chatRoom, bool) {
+	if len(c.rooms) < c.opts.MaxRooms {
+		return nil, true
+	}
+	var oldest *chatRoom
+	for _, r := range c.rooms {
+		if r.refs == 0 && r.linger != nil && (oldest == nil || r.idleSince.Before(oldest.idleSince)) {
+			oldest = r
+		}
+	}
+	if oldest == nil || !oldest.linger.Stop() {
+		return nil, false
+	}
+	delete(c.rooms, oldest.name)
+	return oldest, true
+}
+
+// release drops a local user of r; after the last, r lingers for
+// RoomLinger before this node stops following the room.
 func (c *Chat) release(r *chatRoom) {
 	c.mu.Lock()
 	r.refs--
-	last := r.refs == 0
-	if last && c.rooms[r.name] == r {
+	switch {
+	case r.refs > 0 || c.rooms[r.name] != r:
+	case c.opts.RoomLinger < 0:
 		delete(c.rooms, r.name)
+		c.mu.Unlock()
+		r.unsubscribe()
+		return
+	default:
+		r.idleSince = time.Now()
+		r.linger = time.AfterFunc(c.opts.RoomLinger, func() { c.expire(r) })
 	}
 	c.mu.Unlock()
-	if last && r.unsubscribe != nil {
-		r.unsubscribe()
+}
+
+// expire stops following r unless a user came back meanwhile.
+func (c *Chat) expire(r *chatRoom) {
+	c.mu.Lock()
+	if r.refs > 0 || c.rooms[r.name] != r {
+		c.mu.Unlock()
+		return
 	}
+	delete(c.rooms, r.name)
+	r.linger = nil
+	c.mu.Unlock()
+	r.unsubscribe()
+}
+
+// Following is how many rooms this node follows on the bus (with local
+// members, or lingering).
+func (c *Chat) Following() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.rooms)
 }
 
 func (c *Chat) publish(room string, ev wireEvent) error {
-	data, err := json.Marshal(ev)
+	data, err := encodeJSON(ev)
 	if err != nil {
 		return err
 	}
@@ -356,27 +494,27 @@ func (c *Chat) publish(room string, ev wireEvent) error {
 }
 
 func (c *Chat) unavailable(s session.Session, what, room string, err error) {
-	c.log.Warn().Err(err).Str("room", room).Str("session", s.ID()).Msg(what + " failed on the cluster bus")
-	sendError(s, ErrUnavailable, "the chat is unavailable just now; try again")
+	c.warn.Warn().Err(err).Str("room", room).Str("session", s.ID()).Msg(what + " failed on the cluster bus")
+	msg := "the chat is unavailable just now; try again"
+	if errors.Is(err, errTooManyRooms) {
+		msg = fmt.Sprintf("this node already follows %d rooms; try again later", c.opts.MaxRooms)
+	}
+	sendError(s, ErrUnavailable, msg)
+}
+
+// parseSince reads a join's since: "" for none, else a message id.
+func parseSince(since string) (*uint64, error) {
+	if since == "" {
+		return nil, nil
+	}
+	id, err := strconv.ParseUint(since, 10, 64)
+	if err != nil || len(since) > 20 {
+		return nil, fmt.Errorf("since %q is not a message id (the id of the last message seen, a decimal number)", truncate(since, 32))
+	}
+	return &id, nil
 }
 
 func (c *Chat) now() int64 { return c.opts.Now().UnixMilli() }
-
-func (c *Chat) checkNick(nick string) string {
-	n := utf8.RuneCountInString(nick)
-	switch {
-	case n == 0:
-		return "nickname is empty"
-	case n > c.opts.MaxNick:
-		return "nickname is longer than the limit"
-	}
-	for _, r := range nick {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return "nickname has control or invalid characters"
-		}
-	}
-	return ""
-}
 
 func validRoom(name string) bool {
 	if name == "" || len(name) > DefaultMaxRoom {
@@ -389,25 +527,4 @@ func validRoom(name string) bool {
 		}
 	}
 	return true
-}
-
-func send(s session.Session, ev ChatEvent) { _ = s.Send(mustJSON(ev)) }
-
-func sendError(s session.Session, code, msg string) {
-	send(s, ChatEvent{Type: "error", Error: code, Message: msg})
-}
-
-func mustJSON(ev ChatEvent) string {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic("services: encode chat event: " + err.Error())
-	}
-	return string(b)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -1,11 +1,15 @@
 package services
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/sockgate/sockgate/session"
 )
@@ -21,7 +25,8 @@ const (
 
 // wireEvent is one room event on the bus. Member is the cluster-wide key of
 // the member it is about, or for gone, Node the prefix of the keys of the
-// members it drops; TS is stamped once, by the node that publishes.
+// members it drops; a post with no Member is the backend API's, from Nick.
+// TS is stamped once, by the node that publishes.
 type wireEvent struct {
 	Type   string `json:"type"`
 	Member string `json:"member,omitempty"`
@@ -31,23 +36,71 @@ type wireEvent struct {
 	TS     int64  `json:"ts"`
 }
 
-// valid reports whether ev names whom it is about.
-func (ev *wireEvent) valid() bool {
-	if ev.Type == wireGone {
-		return ev.Node != ""
+// maxKey bounds a member key or gone prefix read from the bus.
+const maxKey = 256
+
+// checkWire says what is wrong with an event read from the bus, or "":
+// anyone who can publish on the bus may have written it.
+func (c *Chat) checkWire(ev *wireEvent) string {
+	switch {
+	case ev.TS <= 0:
+		return "no timestamp"
+	case len(ev.Member) > maxKey || len(ev.Node) > maxKey:
+		return "oversized member key"
 	}
-	return ev.Member != ""
+	switch ev.Type {
+	case wireJoin:
+		if ev.Member == "" {
+			return "join without a member"
+		}
+		return c.checkWireNick(ev.Nick)
+	case wirePost:
+		if n := utf8.RuneCountInString(ev.Text); n == 0 || n > c.opts.MaxText || !utf8.ValidString(ev.Text) {
+			return "post text empty, too long or not UTF-8"
+		}
+		if ev.Member == "" {
+			return c.checkWireNick(ev.Nick)
+		}
+	case wireLeave:
+		if ev.Member == "" {
+			return "leave without a member"
+		}
+	case wireGone:
+		if ev.Node == "" || !strings.HasSuffix(ev.Node, "~") {
+			return "gone without a node"
+		}
+	default:
+		return "unknown type"
+	}
+	return ""
+}
+
+// checkWireNick accepts only a nickname as a join would leave it.
+func (c *Chat) checkWireNick(nick string) string {
+	if n, msg := normalizeNick(nick, c.opts.MaxNick); msg != "" || n != nick {
+		return "bad nickname"
+	}
+	return ""
 }
 
 // roomSnapshot is a replica's state, as sent to a late node.
 type roomSnapshot struct {
 	Members []memberInfo `json:"members"`
 	History []ChatEvent  `json:"history"`
+	// Dropped is the id of the newest message no longer kept (0: none).
+	Dropped uint64 `json:"dropped"`
 }
 
 type memberInfo struct {
 	Key  string `json:"key"`
 	Nick string `json:"nick"`
+}
+
+// keptMessage is one message of a room's history, with its encoded size.
+type keptMessage struct {
+	ev   ChatEvent
+	seq  uint64
+	size int // bytes of its JSON
 }
 
 // chatRoom is this node's replica of one room, a cluster.Replica. The
@@ -62,20 +115,26 @@ type chatRoom struct {
 	ready       chan struct{}
 	unsubscribe func()
 	err         error
-	refs        int // local users (members and joiners); guarded by Chat.mu
+	refs        int         // local users (members and joiners); guarded by Chat.mu
+	linger      *time.Timer // set while nobody here uses the room; guarded by Chat.mu
+	idleSince   time.Time   // when linger was set; guarded by Chat.mu
 
-	mu      sync.Mutex
-	room    *session.Room           // this node's members, for broadcasts
-	order   []string                // member keys in join order
-	nicks   map[string]string       // member key -> nick
-	taken   map[string]bool         // nicks in use
-	history []ChatEvent             // the last HistoryLen messages
-	local   map[string]*localMember // this node's members and joiners, by key
+	mu        sync.Mutex
+	room      *session.Room           // this node's members, for broadcasts
+	order     []string                // member keys in join order
+	nicks     map[string]string       // member key -> nick
+	taken     map[string]bool         // nickKey of the nicks in use
+	history   []keptMessage           // the messages kept for resumes, oldest first
+	histBytes int                     // their JSON's size
+	dropped   uint64                  // id of the newest message no longer kept
+	last      uint64                  // seq of the last event applied (or restored at)
+	local     map[string]*localMember // this node's members and joiners, by key
 }
 
 // localMember is one of this node's sessions in the room.
 type localMember struct {
 	s      session.Session
+	since  *uint64 // the join's since, if any
 	joined bool
 	// done gets the outcome of the join (true: welcomed) or the leave
 	// the handler is waiting for.
@@ -97,10 +156,10 @@ func newChatRoom(c *Chat, name string) *chatRoom {
 
 // expectJoin registers a joiner before its join is published; the channel
 // tells how the join went once delivered.
-func (r *chatRoom) expectJoin(key string, s session.Session) <-chan bool {
+func (r *chatRoom) expectJoin(key string, s session.Session, since *uint64) <-chan bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	lm := &localMember{s: s, done: make(chan bool, 1)}
+	lm := &localMember{s: s, since: since, done: make(chan bool, 1)}
 	r.local[key] = lm
 	return lm.done
 }
@@ -143,19 +202,27 @@ func (r *chatRoom) dropLocal(key string, left ChatEvent) {
 }
 
 // Apply implements cluster.Replica.
-func (r *chatRoom) Apply(data []byte) {
+func (r *chatRoom) Apply(seq uint64, data []byte) {
 	var ev wireEvent
-	if err := json.Unmarshal(data, &ev); err != nil || !ev.valid() {
-		r.c.log.Error().Err(err).Str("room", r.name).Bytes("event", data).Msg("bad event on the bus; ignored")
-		return
+	why := ""
+	if err := json.Unmarshal(data, &ev); err != nil {
+		why = err.Error()
+	} else {
+		why = r.c.checkWire(&ev)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.last = seq
+	if why != "" {
+		r.c.warn.Warn().Str("room", r.name).Uint64("seq", seq).Str("why", why).Int("bytes", len(data)).
+			Msg("invalid event on the bus; dropped")
+		return
+	}
 	switch ev.Type {
 	case wireJoin:
 		r.applyJoin(ev)
 	case wirePost:
-		r.applyPost(ev)
+		r.applyPost(seq, ev)
 	case wireLeave:
 		r.applyLeave(ev)
 	case wireGone:
@@ -164,8 +231,6 @@ func (r *chatRoom) Apply(data []byte) {
 				r.applyLeave(wireEvent{Type: wireLeave, Member: key, TS: ev.TS})
 			}
 		}
-	default:
-		r.c.log.Error().Str("room", r.name).Str("type", ev.Type).Msg("unknown event on the bus; ignored")
 	}
 }
 
@@ -174,21 +239,27 @@ func (r *chatRoom) applyJoin(ev wireEvent) {
 		return
 	}
 	lm := r.local[ev.Member]
-	if r.taken[ev.Nick] {
+	refuse := func(code, msg string) {
 		if lm != nil {
 			delete(r.local, ev.Member)
-			sendError(lm.s, ErrNickTaken, `the nickname "`+ev.Nick+`" is taken in this room`)
+			sendError(lm.s, code, msg)
 			lm.signal(false)
 		}
+	}
+	switch {
+	case r.taken[nickKey(ev.Nick)]:
+		refuse(ErrNickTaken, `the nickname "`+ev.Nick+`" is taken in this room`)
+		return
+	case len(r.order) >= r.c.opts.MaxMembers:
+		refuse(ErrRoomFull, fmt.Sprintf("the room has %d members, its limit", r.c.opts.MaxMembers))
 		return
 	}
 	r.order = append(r.order, ev.Member)
 	r.nicks[ev.Member] = ev.Nick
-	r.taken[ev.Nick] = true
+	r.taken[nickKey(ev.Nick)] = true
 	if lm != nil {
 		lm.joined = true
-		send(lm.s, ChatEvent{Type: "welcome", Room: r.name, Nick: ev.Nick, Members: r.memberList(),
-			History: slices.Clone(r.history)})
+		send(lm.s, r.welcome(ev.Nick, lm.since))
 	}
 	r.broadcast(ChatEvent{Type: "joined", Room: r.name, Nick: ev.Nick, TS: ev.TS})
 	if lm != nil {
@@ -197,17 +268,78 @@ func (r *chatRoom) applyJoin(ev wireEvent) {
 	}
 }
 
-func (r *chatRoom) applyPost(ev wireEvent) {
-	nick, ok := r.nicks[ev.Member]
-	if !ok {
-		return // posted just as it left
+// welcome is a joiner's welcome: every message after since when the room
+// still keeps them all (recovered), else the last HistoryLen; in both
+// cases within MaxWelcomeBytes. The caller holds r.mu.
+func (r *chatRoom) welcome(nick string, since *uint64) ChatEvent {
+	r.prune()
+	ev := ChatEvent{Type: "welcome", Room: r.name, Nick: nick, Members: r.memberList(), Node: r.c.opts.NodeID}
+	var hist []keptMessage
+	if since != nil {
+		recovered := r.dropped <= *since && *since <= r.last
+		if recovered {
+			i, _ := slices.BinarySearchFunc(r.history, *since+1, func(m keptMessage, seq uint64) int { return cmp.Compare(m.seq, seq) })
+			hist = r.history[i:]
+		}
+		ev.Recovered = &recovered
 	}
-	msg := ChatEvent{Type: "message", Room: r.name, Nick: nick, Text: ev.Text, TS: ev.TS}
-	r.history = append(r.history, msg)
-	if over := len(r.history) - r.c.opts.HistoryLen; over > 0 {
-		r.history = append(r.history[:0:0], r.history[over:]...)
+	if since == nil || !*ev.Recovered {
+		hist = r.history[max(0, len(r.history)-r.c.opts.HistoryLen):]
 	}
-	r.broadcast(msg)
+	room := r.c.opts.MaxWelcomeBytes - len(mustJSON(ev)) - len(`,"history":[]`)
+	if ev.Recovered != nil && *ev.Recovered && historyBytes(hist) > room {
+		*ev.Recovered = false // too much to replay in one welcome
+		hist = r.history[max(0, len(r.history)-r.c.opts.HistoryLen):]
+	}
+	start := len(hist)
+	for used := 0; start > 0 && used+hist[start-1].size+1 <= room; start-- {
+		used += hist[start-1].size + 1
+	}
+	for _, m := range hist[start:] {
+		ev.History = append(ev.History, m.ev)
+	}
+	return ev
+}
+
+// historyBytes is the size of hist in a JSON array.
+func historyBytes(hist []keptMessage) int {
+	n := 0
+	for _, m := range hist {
+		n += m.size + 1
+	}
+	return n
+}
+
+func (r *chatRoom) applyPost(seq uint64, ev wireEvent) {
+	nick := ev.Nick
+	if ev.Member != "" {
+		var ok bool
+		if nick, ok = r.nicks[ev.Member]; !ok {
+			return // posted just as it left
+		}
+	}
+	msg := ChatEvent{Type: "message", ID: strconv.FormatUint(seq, 10), Room: r.name, Nick: nick, Text: ev.Text, TS: ev.TS}
+	encoded := mustJSON(msg)
+	r.history = append(r.history, keptMessage{ev: msg, seq: seq, size: len(encoded)})
+	r.histBytes += len(encoded)
+	r.prune()
+	r.room.Broadcast(encoded)
+}
+
+// prune drops the oldest messages beyond ResumeLen, ResumeBytes or
+// ResumeAge. The caller holds r.mu.
+func (r *chatRoom) prune() {
+	o := r.c.opts
+	oldest := o.Now().Add(-o.ResumeAge).UnixMilli()
+	n := 0
+	for n < len(r.history) && (len(r.history)-n > o.ResumeLen || r.histBytes > o.ResumeBytes || r.history[n].ev.TS < oldest) {
+		r.dropped = r.history[n].seq
+		r.histBytes -= r.history[n].size
+		n++
+	}
+	if n > 0 {
+		r.history = slices.Delete(r.history, 0, n)
+	}
 }
 
 func (r *chatRoom) applyLeave(ev wireEvent) {
@@ -216,7 +348,7 @@ func (r *chatRoom) applyLeave(ev wireEvent) {
 		return
 	}
 	delete(r.nicks, ev.Member)
-	delete(r.taken, nick)
+	delete(r.taken, nickKey(nick))
 	r.order = slices.DeleteFunc(r.order, func(k string) bool { return k == ev.Member })
 	left := ChatEvent{Type: "left", Room: r.name, Nick: nick, TS: ev.TS}
 	lm := r.local[ev.Member]
@@ -229,19 +361,24 @@ func (r *chatRoom) applyLeave(ev wireEvent) {
 		send(lm.s, left)
 		lm.signal(true)
 	}
-	if len(r.order) == 0 {
-		r.history = nil // the history goes with the last member, as on one node
+	if len(r.order) == 0 && len(r.history) > 0 { // the history goes with the last member, as on one node
+		r.dropped = r.history[len(r.history)-1].seq
+		r.history, r.histBytes = nil, 0
 	}
 }
 
 // Snapshot implements cluster.Replica.
 func (r *chatRoom) Snapshot() ([]byte, error) {
 	r.mu.Lock()
-	snap := roomSnapshot{Members: make([]memberInfo, 0, len(r.order)), History: r.history}
+	snap := roomSnapshot{Members: make([]memberInfo, 0, len(r.order)), History: make([]ChatEvent, 0, len(r.history)),
+		Dropped: r.dropped}
 	for _, k := range r.order {
 		snap.Members = append(snap.Members, memberInfo{Key: k, Nick: r.nicks[k]})
 	}
-	b, err := json.Marshal(snap)
+	for _, m := range r.history {
+		snap.History = append(snap.History, m.ev)
+	}
+	b, err := encodeJSON(snap)
 	r.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("chat room %q: encode snapshot: %w", r.name, err)
@@ -249,21 +386,69 @@ func (r *chatRoom) Snapshot() ([]byte, error) {
 	return b, nil
 }
 
-// Restore implements cluster.Replica.
-func (r *chatRoom) Restore(data []byte) error {
+// Restore implements cluster.Replica. A snapshot is checked whole before
+// any of it is used: members and messages well formed, no more members
+// than MaxMembers, message ids increasing and not beyond seq; its history
+// is cut to what this node keeps (ResumeLen, ResumeBytes, ResumeAge).
+func (r *chatRoom) Restore(seq uint64, data []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if data == nil {
+		r.last, r.dropped = seq, seq // whatever came before is unknown here
+		return nil
+	}
 	var snap roomSnapshot
 	if err := json.Unmarshal(data, &snap); err != nil {
 		return fmt.Errorf("chat room %q: decode snapshot: %w", r.name, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	hist, err := r.checkSnapshot(seq, &snap)
+	if err != nil {
+		return fmt.Errorf("chat room %q: snapshot at %d: %w", r.name, seq, err)
+	}
 	for _, m := range snap.Members {
 		r.order = append(r.order, m.Key)
 		r.nicks[m.Key] = m.Nick
-		r.taken[m.Nick] = true
+		r.taken[nickKey(m.Nick)] = true
 	}
-	r.history = snap.History
+	r.history, r.dropped, r.last = hist, snap.Dropped, seq
+	for _, m := range hist {
+		r.histBytes += m.size
+	}
+	r.prune()
 	return nil
+}
+
+// checkSnapshot validates snap, taken at seq, and returns its history.
+func (r *chatRoom) checkSnapshot(seq uint64, snap *roomSnapshot) ([]keptMessage, error) {
+	if len(snap.Members) > r.c.opts.MaxMembers {
+		return nil, fmt.Errorf("%d members, over %d", len(snap.Members), r.c.opts.MaxMembers)
+	}
+	keys, nicks := map[string]bool{}, map[string]bool{}
+	for _, m := range snap.Members {
+		if m.Key == "" || len(m.Key) > maxKey || keys[m.Key] || nicks[nickKey(m.Nick)] || r.c.checkWireNick(m.Nick) != "" {
+			return nil, fmt.Errorf("bad or repeated member %q", truncate(m.Key, 64))
+		}
+		keys[m.Key], nicks[nickKey(m.Nick)] = true, true
+	}
+	if snap.Dropped > seq {
+		return nil, fmt.Errorf("dropped %d beyond the snapshot's position", snap.Dropped)
+	}
+	hist := make([]keptMessage, 0, len(snap.History))
+	prev := snap.Dropped
+	for _, m := range snap.History {
+		id, err := strconv.ParseUint(m.ID, 10, 64)
+		w := wireEvent{Type: wirePost, Nick: m.Nick, Text: m.Text, TS: m.TS}
+		if err != nil || id <= prev || id > seq || m.Type != "message" || m.Room != r.name || r.c.checkWire(&w) != "" {
+			return nil, fmt.Errorf("bad message %q", truncate(m.ID, 24))
+		}
+		prev = id
+		hist = append(hist, keptMessage{ev: m, seq: id, size: len(mustJSON(m))})
+	}
+	if over := len(hist) - r.c.opts.ResumeLen; over > 0 { // keep no more than this node would
+		snap.Dropped = hist[over-1].seq
+		hist = hist[over:]
+	}
+	return hist, nil
 }
 
 // hasMembersOf reports whether some member key starts with prefix.

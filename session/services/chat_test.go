@@ -172,7 +172,7 @@ func localNodes(t *testing.T, n int) []*services.Chat {
 	t.Cleanup(func() { _ = bus.Close() })
 	out := make([]*services.Chat, n)
 	for i := range out {
-		out[i] = services.NewChat(services.ChatOptions{Bus: bus, NodeID: fmt.Sprint("n", i)})
+		out[i] = services.NewChat(services.ChatOptions{Bus: bus, NodeID: fmt.Sprint("n", i), Rate: -1})
 	}
 	return out
 }
@@ -190,7 +190,7 @@ func natsNodes(t *testing.T, n int) []*services.Chat {
 			t.Fatalf("cluster.NATS: %v", err)
 		}
 		t.Cleanup(func() { _ = bus.Close() })
-		out[i] = services.NewChat(services.ChatOptions{Bus: bus, NodeID: node, Logger: log})
+		out[i] = services.NewChat(services.ChatOptions{Bus: bus, NodeID: node, Logger: log, Rate: -1})
 	}
 	return out
 }

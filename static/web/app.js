@@ -11,6 +11,14 @@
   // LEAVE_GRACE_MS is how long Leave waits for the server's "left" event
   // before it closes the connection anyway.
   var LEAVE_GRACE_MS = 1500;
+  // RETRY_MIN_MS and RETRY_MAX_MS bound the reconnection delay: it doubles
+  // with each failed attempt, and a random half of it is jitter, so that the
+  // clients of a drained node do not all come back at the same instant.
+  var RETRY_MIN_MS = 500;
+  var RETRY_MAX_MS = 15000;
+  // NICK_RETRIES is how many times a rejoin refused with nick_taken is
+  // tried again (the old session may still be leaving) before giving up.
+  var NICK_RETRIES = 8;
 
   function $(id) { return document.getElementById(id); }
 
@@ -18,14 +26,19 @@
     joinForm: $('join-form'), nick: $('nick'), room: $('room'),
     transport: $('transport'), join: $('join'), leave: $('leave'),
     status: $('status'), transportUsed: $('transport-used'),
+    nodeInfo: $('node-info'), nodeUsed: $('node-used'),
     members: $('members'), messages: $('messages'),
     sendForm: $('send-form'), text: $('text'), send: $('send')
   };
 
   // One connection at a time: sock is null while disconnected.
+  // lastId is the id of the last message shown: a rejoin asks for what
+  // came after it. reconnecting is true from an unexpected close until the
+  // next welcome; retry, when set, closes the socket for another attempt.
   var state = {
     sock: null, nick: '', room: '', joined: false, members: [],
-    leaving: false, leaveTimer: 0, joinError: ''
+    leaving: false, leaveTimer: 0, joinError: '',
+    lastId: '', reconnecting: false, attempt: 0, retryTimer: 0, retry: false
   };
 
   // ----- view helpers -----
@@ -86,9 +99,13 @@
   }
 
   function showMessage(m) {
-    addLine('message' + (m.nick === state.nick ? ' mine' : ''), [
+    var li = addLine('message' + (m.nick === state.nick ? ' mine' : ''), [
       timeEl(m.ts), span('nick', String(m.nick)), span('text', String(m.text))
     ]);
+    if (typeof m.id === 'string' && /^[0-9]+$/.test(m.id)) {
+      li.setAttribute('data-id', m.id);
+      if (!state.lastId || Number(m.id) > Number(state.lastId)) state.lastId = m.id;
+    }
   }
 
   function showEvent(text, ts) {
@@ -130,16 +147,32 @@
 
   var handlers = {
     welcome: function (m) {
+      var back = state.reconnecting;
       state.room = String(m.room);
       state.nick = String(m.nick);
       state.members = Array.isArray(m.members) ? m.members.map(String) : [];
-      el.messages.textContent = '';
+      // A recovered resume carries only what was missed: keep what is shown.
+      if (!(back && m.recovered === true)) {
+        el.messages.textContent = '';
+        state.lastId = '';
+      }
       (Array.isArray(m.history) ? m.history : []).forEach(function (h) {
         if (h && h.type === 'message') showMessage(h);
       });
       renderMembers();
-      showEvent('You joined #' + state.room + ' as ' + state.nick);
-      setStatus('In #' + state.room + ' as ' + state.nick, 'joined');
+      var via = state.sock ? state.sock.transport : '?';
+      if (back) {
+        showEvent('Reconnected via ' + via + (m.node ? ' on node ' + m.node : '') +
+          (m.recovered === true ? '' : ' (earlier messages may be missing)'));
+      } else {
+        showEvent('You joined #' + state.room + ' as ' + state.nick);
+      }
+      state.reconnecting = false;
+      state.attempt = 0;
+      el.transportUsed.textContent = via;
+      el.nodeUsed.textContent = m.node ? String(m.node) : '';
+      el.nodeInfo.hidden = !m.node;
+      setStatus((back ? 'Reconnected: in #' : 'In #') + state.room + ' as ' + state.nick, 'joined');
       setJoined(true);
     },
     joined: function (m) {
@@ -159,6 +192,15 @@
       var text = 'Error: ' + (m.message || m.error || 'unknown error');
       if (m.error && m.message) text += ' (' + m.error + ')';
       showError(text);
+      var transient = m.error === 'unavailable' || m.error === 'rate_limited' ||
+        (m.error === 'nick_taken' && state.attempt < NICK_RETRIES);
+      if (!state.joined && !state.leaving && state.reconnecting && transient) {
+        // The old session may still hold the nickname for a moment, or
+        // the node may be busy: try again later.
+        state.retry = true;
+        closeNow();
+        return;
+      }
       if (!state.joined && !state.leaving) {
         // The join was refused (nickname taken, bad room...): hang up so
         // the form can be corrected, and keep the reason on show.
@@ -182,13 +224,41 @@
 
   function onOpen() {
     el.transportUsed.textContent = state.sock.transport;
-    setStatus('Connected, joining #' + state.room + '…', 'open');
-    sendJSON({ type: 'join', room: state.room, nick: state.nick });
+    setStatus((state.reconnecting ? 'Reconnected, rejoining #' : 'Connected, joining #') + state.room + '…', 'open');
+    var join = { type: 'join', room: state.room, nick: state.nick };
+    if (state.reconnecting && state.lastId) join.since = state.lastId;
+    sendJSON(join);
+  }
+
+  // mayReconnect: the codes after which a client should come back (the
+  // README's close codes): 1002 and 1006 (connection lost), 3000-3499
+  // (server says reconnect, e.g. 3001 on drain), and 2000 (no transport
+  // got through: the network or the node is down) once reconnecting.
+  // 3500-3999 say not to.
+  function mayReconnect(code) {
+    return code === 1002 || code === 1006 || (code >= 3000 && code <= 3499) ||
+      (code === 2000 && state.reconnecting);
+  }
+
+  function scheduleReconnect(why) {
+    var base = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * Math.pow(2, state.attempt));
+    var delay = Math.round(base / 2 + Math.random() * base / 2);
+    state.attempt++;
+    state.reconnecting = true;
+    setConnected(true); // the form stays locked while we try
+    el.leave.disabled = false;
+    setStatus('Connection lost (' + why + '); reconnecting in ' + (delay / 1000).toFixed(1) + ' s…', 'reconnecting');
+    clearTimeout(state.retryTimer);
+    state.retryTimer = setTimeout(function () {
+      state.retryTimer = 0;
+      open();
+    }, delay);
   }
 
   function onClose(e) {
     clearTimeout(state.leaveTimer);
     var wasJoined = state.joined || state.leaving;
+    var userLeft = state.leaving;
     state.leaving = false;
     state.sock = null;
     state.members = [];
@@ -196,7 +266,16 @@
     setJoined(false);
     setConnected(false);
     el.transportUsed.textContent = 'none';
+    el.nodeInfo.hidden = true;
     var why = e.code + (e.reason ? ' ' + e.reason : '');
+    if (state.retry || (!userLeft && !state.joinError && (wasJoined || state.reconnecting) && mayReconnect(e.code))) {
+      state.retry = false;
+      if (wasJoined) showError('Connection closed: ' + why + '; reconnecting');
+      scheduleReconnect(why);
+      return;
+    }
+    state.reconnecting = false;
+    state.attempt = 0;
     if (state.joinError) {
       setStatus(state.joinError, 'error');
       state.joinError = '';
@@ -221,6 +300,14 @@
       return;
     }
     remember();
+    state.lastId = '';
+    state.reconnecting = false;
+    state.attempt = 0;
+    open();
+  }
+
+  // open makes a new connection for state.nick and state.room.
+  function open() {
     var opts = {};
     if (el.transport.value) opts.transports = [el.transport.value];
     try {
@@ -241,11 +328,30 @@
     if (state.sock) state.sock.close();
   }
 
+  // stopReconnecting gives up a pending reconnection (the user pressed Leave).
+  function stopReconnecting() {
+    clearTimeout(state.retryTimer);
+    state.retryTimer = 0;
+    state.reconnecting = false;
+    state.attempt = 0;
+    setConnected(false);
+    setStatus('Not connected', 'closed');
+  }
+
   // leave tells the server first and closes once it confirms with "left"
   // (or after LEAVE_GRACE_MS): closing at once could abort the leave message
   // still in flight on the polling transports.
   function leave() {
-    if (!state.sock) return;
+    if (!state.sock) {
+      if (state.reconnecting) stopReconnecting();
+      return;
+    }
+    if (!state.joined && state.reconnecting) {
+      state.leaving = true;
+      stopReconnecting();
+      closeNow();
+      return;
+    }
     el.leave.disabled = true;
     if (!state.joined) {
       closeNow();
@@ -287,6 +393,14 @@
   el.joinForm.addEventListener('submit', function (e) { e.preventDefault(); connect(); });
   el.sendForm.addEventListener('submit', function (e) { e.preventDefault(); post(); });
   el.leave.addEventListener('click', leave);
+  // Back on the network: do not wait for the backoff.
+  window.addEventListener('online', function () {
+    if (state.reconnecting && state.retryTimer) {
+      clearTimeout(state.retryTimer);
+      state.retryTimer = 0;
+      open();
+    }
+  });
   recall();
   if (typeof SockJS === 'undefined') {
     setStatus('The SockJS client did not load (/static/sockjs.min.js)', 'error');

@@ -78,6 +78,25 @@ func (m *member) expect(typ, nick string) services.ChatEvent {
 	return ev
 }
 
+// expectDrained waits for the close 3001 of a drain. Left events of
+// other members of the draining node may come first: their sessions end
+// at the same time, in no set order.
+func (m *member) expectDrained() {
+	m.t.Helper()
+	for {
+		raw, err := m.c.Recv(ctxT(m.t, waitTimeout))
+		var ce *sockjsclient.CloseError
+		switch {
+		case errors.As(err, &ce) && ce.Code == 3001:
+			return
+		case err != nil:
+			m.t.Fatalf("%s: after SIGTERM got %v; want close 3001", m, err)
+		case !strings.Contains(raw, `"type":"left"`):
+			m.t.Fatalf("%s: after SIGTERM got %s; want close 3001 (after left events at most)", m, abbrev(raw))
+		}
+	}
+}
+
 // join joins room and checks the welcome's member list, and that the
 // members already there see the joined event.
 func (m *member) join(room string, present ...*member) services.ChatEvent {
@@ -169,6 +188,7 @@ func TestClusterChat(t *testing.T) {
 	eve := dialMember(t, a, "eve", sockjsclient.TransportWebsocket)
 	eve.join("news")
 	for i := range 55 {
+		time.Sleep(time.Second / services.DefaultRate) // the chat's default rate
 		eve.post(fmt.Sprint("news-", i))
 		if ev := eve.expect("message", "eve"); ev.Text != fmt.Sprint("news-", i) {
 			t.Fatalf("eve: got %+v", ev)
@@ -183,10 +203,7 @@ func TestClusterChat(t *testing.T) {
 	// Node A drains on SIGTERM: its members leave, as node B sees it.
 	a.Terminate(t)
 	for _, m := range []*member{ann, cat, eve} {
-		var ce *sockjsclient.CloseError
-		if _, err := m.c.Recv(ctxT(t, waitTimeout)); !errors.As(err, &ce) || ce.Code != 3001 {
-			t.Fatalf("%s: after SIGTERM got %v; want close 3001", m, err)
-		}
+		m.expectDrained()
 	}
 	gone := map[string]bool{}
 	for range 2 {
@@ -298,4 +315,53 @@ func postUntilDelivered(t *testing.T, from *member, to ...*member) string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestClusterResume: a member drained off one node (3001) resumes on the
+// other with since = the last id it saw: its welcome is recovered and
+// holds exactly the messages posted while it was away, with the ids the
+// other node gave them (the JetStream sequence), and live messages follow,
+// none twice.
+func TestClusterResume(t *testing.T) {
+	t.Parallel()
+	nats := clustertest.StartNATS(t, false)
+	a, b := startNode(t, "node-a", nats.URL()), startNode(t, "node-b", nats.URL())
+	ann := dialMember(t, a, "ann", sockjsclient.TransportWebsocket)
+	bob := dialMember(t, b, "bob", sockjsclient.TransportXHRPolling)
+	ann.join("lobby")
+	bob.join("lobby", ann)
+	var last string
+	for i := range 5 {
+		bob.post(fmt.Sprint("seen-", i))
+		bob.expect("message", "bob")
+		last = ann.expect("message", "bob").ID
+	}
+	a.Terminate(t)
+	ann.expectDrained()
+	bob.expect("left", "ann")
+	var missed []services.ChatEvent
+	for i := range 5 {
+		bob.post(fmt.Sprint("missed-", i))
+		missed = append(missed, bob.expect("message", "bob"))
+	}
+	ann2 := dialMember(t, b, "ann", sockjsclient.TransportXHRStreaming)
+	ann2.send(map[string]string{"type": "join", "room": "lobby", "nick": "ann", "since": last})
+	ev := ann2.expect("welcome", "ann")
+	if ev.Recovered == nil || !*ev.Recovered || ev.Node != "node-b" {
+		t.Fatalf("%s: welcome recovered %v on %q; want recovered on node-b", ann2, ev.Recovered, ev.Node)
+	}
+	if len(ev.History) != len(missed) {
+		t.Fatalf("%s: %d messages replayed; want the %d missed", ann2, len(ev.History), len(missed))
+	}
+	for i, m := range ev.History {
+		if m.ID != missed[i].ID || m.Text != missed[i].Text {
+			t.Fatalf("%s: replayed %s %q; want %s %q", ann2, m.ID, m.Text, missed[i].ID, missed[i].Text)
+		}
+	}
+	bob.expect("joined", "ann")
+	bob.post("live")
+	if m := ann2.expect("message", "bob"); m.Text != "live" {
+		t.Fatalf("%s: after the welcome got %+v; want the live message", ann2, m)
+	}
+	t.Logf("resumed on node-b from id %s: %d replayed (ids %s..%s), then live", last, len(missed), missed[0].ID, missed[4].ID)
 }

@@ -51,6 +51,9 @@ func testChatBadInput(t *testing.T, e *env, tr string) {
 		{"empty nick", joinCmd(room, ""), "bad_nick"},
 		{"too-long nick", joinCmd(room, strings.Repeat("n", 33)), "bad_nick"},
 		{"control char in nick", joinCmd(room, "a\x00b"), "bad_nick"},
+		{"zero-width space in nick", joinCmd(room, "ann\u200b"), "bad_nick"},
+		{"bidi override in nick", joinCmd(room, "\u202eann"), "bad_nick"},
+		{"since not an id", mustJSON(map[string]string{"type": "join", "room": room, "nick": "ann", "since": "x1"}), "bad_since"},
 		{"empty room", joinCmd("", "ann"), "bad_room"},
 		{"bad room", joinCmd("no spaces!", "ann"), "bad_room"},
 		{"too-long room", joinCmd(strings.Repeat("r", 65), "ann"), "bad_room"},
@@ -95,7 +98,9 @@ type chatter struct {
 }
 
 func testSharedRoom(t *testing.T, e *env) {
-	const room, perClient = "lobby", 20
+	// perClient posts and a join stay within the chat's default burst of
+	// services.DefaultBurst commands.
+	const room, perClient = "lobby", services.DefaultBurst - 5
 	var members []chatter
 	for i, tr := range []string{sockjsclient.TransportWebsocket, sockjsclient.TransportXHRPolling, sockjsclient.TransportEventSource} {
 		m := chatter{nick: []string{"ann", "bob", "cat"}[i], c: dial(t, e, "/chat", tr)}

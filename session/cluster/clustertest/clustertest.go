@@ -27,6 +27,13 @@ type NATS struct {
 // port and shuts it down when the test ends.
 func StartNATS(t testing.TB, noJetStream bool) *NATS {
 	t.Helper()
+	return StartNATSWith(t, noJetStream, nil)
+}
+
+// StartNATSWith is StartNATS with configure, when not nil, changing the
+// server's options first (users, nkeys, TLS).
+func StartNATSWith(t testing.TB, noJetStream bool, configure func(*server.Options)) *NATS {
+	t.Helper()
 	n := &NATS{t: t, opts: server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
@@ -35,6 +42,9 @@ func StartNATS(t testing.TB, noJetStream bool) *NATS {
 		NoLog:     true,
 		NoSigs:    true,
 	}}
+	if configure != nil {
+		configure(&n.opts)
+	}
 	n.start()
 	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
 	t.Cleanup(n.Shutdown)
@@ -56,8 +66,15 @@ func (n *NATS) start() {
 	n.srv = srv
 }
 
-// URL is the server's client URL, "nats://127.0.0.1:PORT".
-func (n *NATS) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.opts.Port) }
+// URL is the server's client URL, "nats://127.0.0.1:PORT" (tls:// when
+// the server has TLS on).
+func (n *NATS) URL() string {
+	scheme := "nats://"
+	if n.opts.TLSConfig != nil {
+		scheme = "tls://"
+	}
+	return scheme + "127.0.0.1:" + strconv.Itoa(n.opts.Port)
+}
 
 // Shutdown stops the server and waits for it; it is idempotent.
 func (n *NATS) Shutdown() {
