@@ -307,6 +307,8 @@ func (c *Chat) join(m *member, roomName, nick, since string) {
 		return
 	}
 	m.room, m.key, m.nick = r, key, nick
+	c.log.Info().Str("room", r.name).Str("nick", nick).Str("session", m.s.ID()).
+		Str("client", m.s.Request().RemoteAddr.String()).Bool("resumed", resume != nil).Msg("chat join")
 }
 
 func (c *Chat) post(m *member, text string) {
@@ -374,6 +376,7 @@ func (c *Chat) leave(m *member) {
 	}
 	r.dropLocal(m.key, ChatEvent{Type: "left", Room: r.name, Nick: m.nick, TS: left.TS})
 	c.release(r)
+	c.log.Info().Str("room", r.name).Str("nick", m.nick).Str("session", m.s.ID()).Msg("chat leave")
 }
 
 // errTooManyRooms refuses a join into one more room than MaxRooms.

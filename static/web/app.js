@@ -11,6 +11,10 @@
   // LEAVE_GRACE_MS is how long Leave waits for the server's "left" event
   // before it closes the connection anyway.
   var LEAVE_GRACE_MS = 1500;
+  // MAX_TEXT is the chat service's longest message, in characters (code
+  // points, as the server counts them): a longer one is not sent and stays
+  // in the box, with a message that says why.
+  var MAX_TEXT = 2000;
   // RETRY_MIN_MS and RETRY_MAX_MS bound the reconnection delay: it doubles
   // with each failed attempt, and a random half of it is jitter, so that the
   // clients of a drained node do not all come back at the same instant.
@@ -367,6 +371,12 @@
   function post() {
     var text = el.text.value;
     if (!state.joined || !text.trim()) return;
+    var length = Array.from(text).length;
+    if (length > MAX_TEXT) {
+      showError('Not sent: a message may have at most ' + MAX_TEXT +
+        ' characters, and this one has ' + length + '.');
+      return;
+    }
     sendJSON({ type: 'post', text: text });
     el.text.value = '';
     el.text.focus();

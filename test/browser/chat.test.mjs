@@ -115,4 +115,26 @@ describe('chat page', () => {
       await cat?.close();
     }
   });
+
+  it('a paste over the length limit is not cut: it stays, with an error naming the limit', { timeout: 60_000 }, async () => {
+    const room = `long-${randomBytes(3).toString('hex')}`;
+    const ann = await ChatUser.open(browser, `${gw.base}/`, 'ann', 'websocket', DESKTOP, () => gw.logs());
+    try {
+      await ann.join(room);
+      const p = ann.page;
+      const long = 'x'.repeat(5000);
+      await p.locator('#text').fill(long);
+      await p.locator('#send').click();
+      const error = p.locator('#messages li.error').last();
+      await error.waitFor({ timeout: 15_000 });
+      const text = await error.textContent();
+      assert.match(text, /2000/, `[chat page] the error should name the limit: ${text}`);
+      assert.match(text, /5000/, `[chat page] the error should name the message's length: ${text}`);
+      assert.equal((await p.locator('#text').inputValue()).length, 5000,
+        '[chat page] the text box should still hold the whole paste');
+      assert.equal(await p.locator('#messages li.message').count(), 0, '[chat page] nothing should have been posted');
+    } finally {
+      await ann.close();
+    }
+  });
 });
