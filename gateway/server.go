@@ -66,6 +66,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: base path %q must start with /", cfg.BasePath)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
+	for _, c := range cfg.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("gateway: registering a collector: %w", err)
+		}
+	}
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

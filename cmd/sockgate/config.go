@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sockgate/sockgate/gateway/upstream"
 	"github.com/sockgate/sockgate/session/cluster"
 )
 
@@ -39,6 +40,11 @@ type config struct {
 	natsURL         string
 	nodeID          string
 	nodeHeartbeat   time.Duration
+	upstreams       upstreamList
+	upstreamConnect time.Duration
+	upstreamWrite   time.Duration
+	upstreamCAFile  string
+	upstreamHeaders string
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -72,9 +78,15 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	fs.Var(&c.upstreams, "upstream", "PREFIX=URL: bridge SockJS sessions at PREFIX to the WebSocket backend at URL (ws:// or wss://), e.g. /ws/chat=ws://127.0.0.1:9000/ws/chat; repeatable (comma-separated in SOCKGATE_UPSTREAM)")
+	fs.DurationVar(&c.upstreamConnect, "upstream-connect-timeout", upstream.DefaultConnectTimeout, "how long a bridged session's open frame waits for the backend to accept its WebSocket")
+	fs.DurationVar(&c.upstreamWrite, "upstream-write-timeout", upstream.DefaultWriteTimeout, "how long one message may wait for a backend that does not read before the session closes with 3013")
+	fs.StringVar(&c.upstreamCAFile, "upstream-ca-file", "", "PEM file of CA certificates trusted for wss:// backends, besides the system roots")
+	fs.StringVar(&c.upstreamHeaders, "upstream-headers", "", "comma-separated client request headers passed to backends besides Origin, Cookie, User-Agent and Accept-Language")
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, err
 	}
+	c.upstreams.fromEnv = len(c.upstreams.mounts) > 0
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -83,6 +95,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.nodeID == "" {
 		c.nodeID = cluster.DefaultNodeID()
+	}
+	if len(c.upstreams.mounts) > 0 && c.engine != "native" {
+		return c, fmt.Errorf("-upstream needs -engine native (the open frame must wait for the backend)")
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
