@@ -2,7 +2,8 @@
 // sockgate's bridge puts SockJS in front of. It echoes text messages and
 // obeys a few commands so that tests can make it misbehave. It records
 // every handshake and how every connection ended, keyed by the
-// X-Sockgate-Session header, and serves them as JSON at GET /_log.
+// X-Sockgate-Session header, and serves them as JSON: one session's at
+// GET /_log?session=ID, all of them at GET /_sessions.
 //
 //   node server.mjs [port]      prints "listening <port>" once it listens
 //
@@ -89,6 +90,11 @@ function flood(ws) {
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://backend');
+  if (url.pathname === '/_sessions') {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(Object.fromEntries(log)));
+    return;
+  }
   if (url.pathname === '/_log') {
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify(log.get(url.searchParams.get('session')) || null));
