@@ -279,6 +279,47 @@ func TestBackendFloods(t *testing.T) {
 	}
 }
 
+// A backend that never reads while a websocket client sends 64 KiB
+// messages as fast as it can: the gateway stops reading that client, so
+// its heap stays flat whatever the client pushes, until the write bound
+// closes the session with 3013. Not parallel: it measures the heap.
+func TestBackendNeverReadsMemoryBounded(t *testing.T) {
+	for _, bk := range backends {
+		t.Run(bk.name, func(t *testing.T) {
+			b := bk.start(t)
+			g := startGateway(t, b)
+			before := heapInUse()
+			ws, _ := rawSession(t, g, "/ws/chat")
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(`["cmd:noread"]`)); err != nil {
+				t.Fatal(err)
+			}
+			frame := []byte(`["` + strings.Repeat("n", 64<<10) + `"]`)
+			written := 0
+			_ = ws.SetWriteDeadline(time.Now().Add(2 * writeTimeout))
+			for ws.WriteMessage(websocket.TextMessage, frame) == nil && written < 256<<20 {
+				written += len(frame)
+			}
+			if grown := heapInUse() - before; grown > 16<<20 {
+				t.Errorf("heap grew %d bytes while a client pushed %d bytes at a backend that does not read", grown, written)
+			}
+			t.Logf("the client got %d bytes out before its writes blocked", written)
+			_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+			for {
+				_, p, err := ws.ReadMessage()
+				if err != nil {
+					t.Fatalf("reading up to the close frame: %v", err)
+				}
+				if strings.HasPrefix(string(p), "c[") {
+					if string(p) != `c[3013,"Backend not reading"]` {
+						t.Fatalf("close frame %s", p)
+					}
+					break
+				}
+			}
+		})
+	}
+}
+
 // heapInUse is the live heap after a collection.
 func heapInUse() int64 {
 	runtime.GC()
