@@ -96,6 +96,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if c.nodeID == "" {
 		c.nodeID = cluster.DefaultNodeID()
 	}
+	if len(c.upstreams.mounts) > 0 && c.upstreamConnect > c.disconnectDelay {
+		return c, fmt.Errorf("-upstream-connect-timeout %v must not exceed -disconnect-delay %v: an HTTP transport's session would expire while its backend is dialled",
+			c.upstreamConnect, c.disconnectDelay)
+	}
 	if len(c.upstreams.mounts) > 0 && c.engine != "native" {
 		return c, fmt.Errorf("-upstream needs -engine native (the open frame must wait for the backend)")
 	}

@@ -110,6 +110,7 @@ func TestConfigUpstreamErrors(t *testing.T) {
 		"root":           {"-upstream", "/=ws://h/"},
 		"twice":          {"-upstream", "/x=ws://h/", "-upstream", "/x=ws://i/"},
 		"compat engine":  {"-upstream", "/x=ws://h/", "-engine", "sockjs-go"},
+		"slow dial":      {"-upstream", "/x=ws://h/", "-upstream-connect-timeout", "6s"},
 	} {
 		if _, err := parseConfig(args, env(nil)); err == nil {
 			t.Errorf("%s: %v accepted", name, args)

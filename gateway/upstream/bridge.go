@@ -42,7 +42,9 @@ type Config struct {
 	// good one. Defaults to URL's host and path.
 	Name string
 	// ConnectTimeout bounds one dial (DefaultConnectTimeout); the client's
-	// open frame waits for it.
+	// open frame waits for it. Keep it within the service's disconnect
+	// delay: on the HTTP transports that delay runs during the dial, and a
+	// session that expires first ends with 3010.
 	ConnectTimeout time.Duration
 	// WriteTimeout bounds one message write to the backend
 	// (DefaultWriteTimeout); over it the session closes with
