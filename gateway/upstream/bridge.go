@@ -164,12 +164,10 @@ func (b *Bridge) OnOpen(s session.Session) {
 		_ = s.Close(session.CodeBackendUnavailable, session.ReasonBackendUnavailable)
 		return
 	}
-	l := newLink(b, s, conn)
+	l := &link{b: b, s: s, conn: conn, readDn: make(chan struct{})}
 	b.links.Store(s, l)
 	b.m.open.Inc()
-	b.wg.Add(2)
-	go l.read()
-	go l.keep()
+	l.start()
 }
 
 // OnMessage implements session.Events: msg is written to the backend as
@@ -181,10 +179,15 @@ func (b *Bridge) OnMessage(s session.Session, msg string) {
 	}
 }
 
-// OnClose implements session.Events. The backend connection is closed by
-// the link's own goroutine, which watches the session end even while
-// OnMessage is blocked on a backend that does not read.
-func (b *Bridge) OnClose(session.Session, session.CloseInfo) {}
+// OnClose implements session.Events: the backend gets its close frame
+// (see closeFor) and its connection is released. When OnMessage is blocked
+// on a backend that does not read, OnClose follows it, within the write
+// timeout.
+func (b *Bridge) OnClose(s session.Session, info session.CloseInfo) {
+	if v, ok := b.links.Load(s); ok {
+		v.(*link).finish(closeFor(info))
+	}
+}
 
 // Wait waits until every backend connection of the bridge is closed, or ctx
 // ends. Call it after the gateway has drained its sessions.

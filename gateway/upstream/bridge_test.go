@@ -167,7 +167,7 @@ func TestCloseFor(t *testing.T) {
 		{session.CloseInfo{Code: session.CodeShutdown, Reason: session.ReasonShutdown}, 1001, session.ReasonShutdown, "drain"},
 		{session.CloseInfo{Code: session.CodeSlowClient, Reason: session.ReasonSlowClient}, 1001, session.ReasonSlowClient, "slow"},
 	} {
-		code, reason := closeFor(closedSession{tc.info})
+		code, reason := closeFor(tc.info)
 		if code != tc.code || reason != tc.reason {
 			t.Errorf("%s: backend gets %d %q, want %d %q", tc.clientSide, code, reason, tc.code, tc.reason)
 		}

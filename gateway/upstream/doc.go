@@ -44,7 +44,11 @@
 //     session.CodeBackendStalled (3013).
 //   - Keep-alive. The backend is pinged every heartbeat delay.
 //
-// Each bridged session costs two goroutines: one reads the backend, one
-// pings it and closes it when the session ends. Wait lets a program wait
-// for every backend connection to be closed after the gateway drained.
+// Each bridged session costs one goroutine, which reads the backend, and a
+// timer for the pings; OnClose starts a short-lived one for the close
+// handshake, so that a backend that does not read cannot hold up whoever
+// closed the session. When OnMessage is blocked on such a backend, OnClose
+// (and the backend's close frame) follows within Config.WriteTimeout.
+// Wait lets a program wait for every backend connection to be closed after
+// the gateway drained.
 package upstream

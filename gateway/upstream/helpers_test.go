@@ -42,18 +42,6 @@ func (s *testSession) Close(code int, reason string) error {
 	return nil
 }
 
-// closedSession is a session that ended with info.
-type closedSession struct{ info session.CloseInfo }
-
-func (closedSession) ID() string                           { return "closed" }
-func (closedSession) Transport() string                    { return "websocket" }
-func (closedSession) Recv(context.Context) (string, error) { return "", session.ErrClosed }
-func (closedSession) Send(string) error                    { return session.ErrClosed }
-func (closedSession) Close(int, string) error              { return nil }
-func (closedSession) Done() <-chan struct{}                { return nil }
-func (closedSession) Request() *session.Request            { return &session.Request{} }
-func (c closedSession) CloseInfo() session.CloseInfo       { return c.info }
-
 // counterValue sums the series of name in m whose labels include value.
 func counterValue(t *testing.T, m *Metrics, name, value string) float64 {
 	t.Helper()

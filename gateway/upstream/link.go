@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -13,16 +14,22 @@ import (
 // link is one session's backend connection. read is its only reader;
 // write (called by OnMessage, which the session serializes) its only data
 // writer; control frames (pings, close) go through WriteControl, which
-// gorilla allows concurrently.
+// gorilla allows concurrently. An open link costs one goroutine (read);
+// finish starts a second one for the close handshake.
 type link struct {
-	b      *Bridge
-	s      session.Session
-	conn   *websocket.Conn
-	readDn chan struct{} // closed when read returns
+	b         *Bridge
+	s         session.Session
+	conn      *websocket.Conn
+	readDn    chan struct{} // closed when read returns
+	pinger    *time.Timer   // the heartbeat's ping
+	finishing atomic.Bool   // finish was called
 }
 
-func newLink(b *Bridge, s session.Session, conn *websocket.Conn) *link {
-	return &link{b: b, s: s, conn: conn, readDn: make(chan struct{})}
+// start runs the link: read in a goroutine of its own, pings on a timer.
+func (l *link) start() {
+	l.b.wg.Add(2) // read, and finish's goroutine
+	l.pinger = time.AfterFunc(l.b.cfg.HeartbeatDelay, l.ping)
+	go l.read()
 }
 
 // silence is how long the backend may send nothing, not even a pong,
@@ -66,7 +73,7 @@ func (l *link) read() {
 		}
 		if err := l.s.Send(string(data)); err != nil {
 			// Closed (too slow: 3008, or ended otherwise): keep reading
-			// until keep's close handshake ends the connection.
+			// until finish's close handshake ends the connection.
 			continue
 		}
 		l.b.m.msgsFrom.Inc()
@@ -100,23 +107,33 @@ func passable(code int) bool {
 	return code == websocket.CloseNormalClosure || code >= 3000 && code <= 4999
 }
 
-// keep pings the backend every heartbeat delay and, once the session or
-// the backend connection ends, closes the backend connection.
-func (l *link) keep() {
-	defer l.b.wg.Done()
-	defer l.b.m.open.Dec()
-	defer l.b.links.Delete(l.s)
-	t := time.NewTicker(l.b.cfg.HeartbeatDelay)
-	defer t.Stop()
-	for {
+// ping runs on the heartbeat timer: a ping to the backend every heartbeat
+// delay, until the link finishes. No goroutine waits for it.
+func (l *link) ping() {
+	if l.finishing.Load() {
+		return
+	}
+	_ = l.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(controlTimeout))
+	l.pinger.Reset(l.b.cfg.HeartbeatDelay)
+}
+
+// finish closes the backend connection once the session ended (OnClose):
+// a close frame with code and reason, up to closeGrace for the backend to
+// answer it (read then ends), and the connection is released. It runs in
+// a goroutine of its own, so that a backend that does not read cannot
+// hold up whoever closed the session (a drain closing every session).
+func (l *link) finish(code int, reason string) {
+	if l.finishing.Swap(true) {
+		return
+	}
+	l.pinger.Stop()
+	go func() {
+		defer l.b.wg.Done()
+		defer l.b.m.open.Dec()
+		defer l.b.links.Delete(l.s)
 		select {
-		case <-t.C:
-			_ = l.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(controlTimeout))
-		case <-l.readDn:
-			_ = l.conn.Close()
-			return
-		case <-l.s.Done():
-			code, reason := closeFor(l.s)
+		case <-l.readDn: // the backend ended first: nothing to say
+		default:
 			_ = l.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
 				time.Now().Add(controlTimeout))
 			grace := time.NewTimer(closeGrace)
@@ -125,23 +142,18 @@ func (l *link) keep() {
 			case <-grace.C:
 			}
 			grace.Stop()
-			_ = l.conn.Close()
-			<-l.readDn
-			return
 		}
-	}
+		_ = l.conn.Close()
+		<-l.readDn
+	}()
 }
 
-// closeFor is the close frame the backend gets when session s ended
-// first: 1000 when its client closed its websocket with 1000, else 1001
+// closeFor is the close frame the backend gets when the session ended with
+// info: 1000 when its client closed its websocket with 1000, else 1001
 // with the session's close reason.
-func closeFor(s session.Session) (int, string) {
-	info := session.CloseInfo{Code: session.CodeGoingAway, Reason: "Client went away"}
-	if ci, ok := s.(interface{ CloseInfo() session.CloseInfo }); ok {
-		info = ci.CloseInfo()
-	}
+func closeFor(info session.CloseInfo) (int, string) {
 	if info.Code == session.CodeNormal && info.Reason == clientClosedReason {
-		return websocket.CloseNormalClosure, "Client closed"
+		return websocket.CloseNormalClosure, clientClosedReason
 	}
 	return websocket.CloseGoingAway, info.Reason
 }
