@@ -132,3 +132,20 @@ func TestConfigUpstreamErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigUpstreamBesideConformance(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-conformance", "-upstream", "/ws/chat=ws://127.0.0.1:9000/ws/chat"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := gatewayConfig(c, testLogger(t), nil)
+	if _, err := mountUpstreams(c, testLogger(t), &gc); err != nil || len(gc.Services) != 8 || gc.Services[7].Prefix != "/ws/chat" {
+		t.Fatalf("a bridge beside the 7 conformance services: %d services, %v", len(gc.Services), err)
+	}
+	c, _ = parseConfig([]string{"-conformance", "-upstream", "/amplify=ws://h/"}, env(nil))
+	gc = gatewayConfig(c, testLogger(t), nil)
+	if _, err := mountUpstreams(c, testLogger(t), &gc); err == nil {
+		t.Error("a bridge over the conformance /amplify was mounted")
+	}
+}

@@ -4,8 +4,9 @@
 // each SockJS session the Bridge holds one ordinary WebSocket to the
 // backend and carries messages both ways, one to one and in order.
 //
-// A Bridge is a session.Events service (mount it with Service). Its
-// contract:
+// A Bridge is a session.Events service (mount it with Service) for the
+// native engine, which holds the open frame until OnOpen returns (the
+// compat engine does not). Its contract:
 //
 //   - Opening. OnOpen dials the backend synchronously, bounded by
 //     Config.ConnectTimeout. The native engine sends the client's open
