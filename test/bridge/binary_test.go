@@ -51,6 +51,19 @@ func TestBinaryDrain(t *testing.T) {
 	if n := g.metric(t, `sockgate_upstream_connections_open{upstream="/ws/chat"}`); n != 3 {
 		t.Errorf("open backend connections: %v, want 3", n)
 	}
+	for _, dir := range []string{"to_backend", "from_backend"} {
+		series := `sockgate_upstream_messages_total{direction="` + dir + `",upstream="/ws/chat"}`
+		if n := g.metric(t, series); n != 3 {
+			t.Errorf("%s: %v, want 3", series, n)
+		}
+		series = `sockgate_upstream_message_bytes_total{direction="` + dir + `",upstream="/ws/chat"}`
+		if n := g.metric(t, series); n != 3*float64(len("before drain")) {
+			t.Errorf("%s: %v, want %d", series, n, 3*len("before drain"))
+		}
+	}
+	if n := g.metric(t, `sockgate_upstream_dial_seconds_count{upstream="/ws/chat"}`); n != 3 {
+		t.Errorf("dial latencies observed: %v, want 3", n)
+	}
 	p.Signal(syscall.SIGTERM)
 	for _, c := range conns {
 		wantClose(t, recvClose(t, c), session.CodeShutdown, session.ReasonShutdown)
