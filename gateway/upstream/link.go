@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,14 +22,18 @@ type link struct {
 	s         session.Session
 	conn      *websocket.Conn
 	readDn    chan struct{} // closed when read returns
-	pinger    *time.Timer   // the heartbeat's ping
 	finishing atomic.Bool   // finish was called
+
+	pingMu sync.Mutex
+	pinger *time.Timer // the heartbeat's ping
 }
 
 // start runs the link: read in a goroutine of its own, pings on a timer.
 func (l *link) start() {
-	l.b.wg.Add(2) // read, and finish's goroutine
+	l.b.wg.Add(2)   // read, and finish's goroutine
+	l.pingMu.Lock() // ping may run before AfterFunc has returned
 	l.pinger = time.AfterFunc(l.b.cfg.HeartbeatDelay, l.ping)
+	l.pingMu.Unlock()
 	go l.read()
 }
 
@@ -114,7 +119,9 @@ func (l *link) ping() {
 		return
 	}
 	_ = l.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(controlTimeout))
+	l.pingMu.Lock()
 	l.pinger.Reset(l.b.cfg.HeartbeatDelay)
+	l.pingMu.Unlock()
 }
 
 // finish closes the backend connection once the session ended (OnClose):
@@ -126,7 +133,9 @@ func (l *link) finish(code int, reason string) {
 	if l.finishing.Swap(true) {
 		return
 	}
+	l.pingMu.Lock()
 	l.pinger.Stop()
+	l.pingMu.Unlock()
 	go func() {
 		defer l.b.wg.Done()
 		defer l.b.m.open.Dec()

@@ -37,6 +37,9 @@ const (
 	// closeWithin is how soon a client must get its close frame once its
 	// backend is gone.
 	closeWithin = time.Second
+	// silentSlack is how long after two silent heartbeats the client of a
+	// silent backend may get its close frame (the dial, a poll, -race).
+	silentSlack = 3 * time.Second
 )
 
 // gw is a running gateway bridging to one backend.
