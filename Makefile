@@ -13,7 +13,7 @@ APT_PKGS  := chromium nginx haproxy
 BENCH     ?= short
 STATICCHECK := v0.8.2
 
-.PHONY: all build run run-cluster assets deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
+.PHONY: all build run run-cluster assets deps bridge-deps test test-go fuzz conformance test-browser test-proxy test-cluster lint bench clean
 
 all: build
 
@@ -53,12 +53,16 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+## bridge-deps: the Node ws backend of the bridge tests (npm ci from test/bridge/backend/package-lock.json)
+bridge-deps:
+	cd test/bridge/backend && npm ci --no-audit --no-fund
+
 ## test: everything: lint, Go unit and end-to-end tests with -race, fuzz, conformance, browsers, proxies
 test: deps build lint test-go fuzz conformance test-proxy test-browser
 
 ## test-go: every Go test with the race detector (the conformance and proxy
 ## suites run in their own targets below)
-test-go: assets
+test-go: assets bridge-deps
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /test/protocol -e /test/proxy)
 
 ## fuzz: a short run of each fuzz target
@@ -83,7 +87,7 @@ test-cluster:
 	$(GO) test -race -count=1 ./test/cluster/
 
 ## test-browser: sockjs-client 1.6.1 in headless Chromium, every transport
-test-browser: deps build
+test-browser: deps build bridge-deps
 	cd test/browser && npm ci --no-audit --no-fund && SOCKGATE_BIN=$(CURDIR)/$(BIN) npm test
 
 ## lint: gofmt, go vet and staticcheck (pinned, fetched through the module proxy)

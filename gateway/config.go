@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
@@ -119,4 +120,7 @@ type Config struct {
 	// ProxyIdleTimeout is the idle timeout of the reverse proxy in front,
 	// if any; New logs a warning when a heartbeat delay is not shorter.
 	ProxyIdleTimeout time.Duration
+	// Collectors are served at /metrics beside the gateway's own (the
+	// metrics of upstream bridges, say).
+	Collectors []prometheus.Collector
 }

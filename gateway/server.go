@@ -69,6 +69,11 @@ func New(cfg Config) (*Server, error) {
 	cfg.MaxSessions = limit(cfg.MaxSessions, DefaultMaxSessions)
 	cfg.MaxSessionsPerIP = limit(cfg.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
+	for _, c := range cfg.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("gateway: registering a collector: %w", err)
+		}
+	}
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

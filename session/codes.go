@@ -32,18 +32,33 @@ const (
 	CodeRateLimited = 3009
 	// CodeTimeout closes a session nobody polled for the disconnect delay.
 	CodeTimeout = 3010
+	// CodeBackendUnavailable closes a bridged session whose upstream
+	// WebSocket could not be opened (refused, unreachable, an HTTP error,
+	// the connect timeout); the client may reconnect.
+	CodeBackendUnavailable = 3011
+	// CodeBackendClosed closes a bridged session whose upstream ended
+	// without a close code to pass on (a code outside 1000 and 3000-4999,
+	// a dead TCP connection, two heartbeats of silence); the client may
+	// reconnect.
+	CodeBackendClosed = 3012
+	// CodeBackendStalled closes a bridged session whose upstream stopped
+	// reading: a message to it could not be written within the bound.
+	CodeBackendStalled = 3013
 )
 
 // Reasons that go with the codes above.
 const (
-	ReasonNormal            = "Normal closure"
-	ReasonInterrupted       = "Connection interrupted"
-	ReasonAnotherConnection = "Another connection still open"
-	ReasonGoAway            = "Go away!"
-	ReasonShutdown          = "Server shutting down"
-	ReasonSlowClient        = "Slow client"
-	ReasonRateLimited       = "Rate limit exceeded"
-	ReasonMessageTooBig     = "Message too big"
-	ReasonInternalError     = "Internal error"
-	ReasonTimeout           = "Session timed out"
+	ReasonNormal             = "Normal closure"
+	ReasonInterrupted        = "Connection interrupted"
+	ReasonAnotherConnection  = "Another connection still open"
+	ReasonGoAway             = "Go away!"
+	ReasonShutdown           = "Server shutting down"
+	ReasonSlowClient         = "Slow client"
+	ReasonRateLimited        = "Rate limit exceeded"
+	ReasonMessageTooBig      = "Message too big"
+	ReasonInternalError      = "Internal error"
+	ReasonTimeout            = "Session timed out"
+	ReasonBackendUnavailable = "Backend unavailable"
+	ReasonBackendClosed      = "Backend closed"
+	ReasonBackendStalled     = "Backend not reading"
 )

@@ -23,6 +23,11 @@ import (
 // block for long: it holds up the client's next messages, as a slow Recv
 // loop would. Send never blocks, so answering from OnMessage is cheap. A
 // panic closes the session with CodeInternalError, as in Run.
+//
+// On the native engine the client's open frame waits for OnOpen to return,
+// with no bound of its own: an OnOpen that must finish something first
+// (gateway/upstream dials its backend there) may block for it, within the
+// service's disconnect delay.
 type Events interface {
 	// OnOpen is called once when the session opens.
 	OnOpen(s Session)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/gateway/upstream"
 	"github.com/sockgate/sockgate/session/cluster"
 )
 
@@ -45,6 +46,11 @@ type config struct {
 	version         bool
 	logSessions     bool
 	natsAuth        cluster.NATSAuth
+	upstreams       upstreamList
+	upstreamConnect time.Duration
+	upstreamWrite   time.Duration
+	upstreamCAFile  string
+	upstreamHeaders string
 }
 
 // helpError carries -help's text: main prints it to stdout and exits 0.
@@ -89,6 +95,11 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	fs.Var(&c.upstreams, "upstream", "PREFIX=URL: bridge SockJS sessions at PREFIX to the WebSocket backend at URL (ws:// or wss://), e.g. /ws/chat=ws://127.0.0.1:9000/ws/chat; repeatable (comma-separated in SOCKGATE_UPSTREAM)")
+	fs.DurationVar(&c.upstreamConnect, "upstream-connect-timeout", upstream.DefaultConnectTimeout, "how long a bridged session's open frame waits for the backend to accept its WebSocket")
+	fs.DurationVar(&c.upstreamWrite, "upstream-write-timeout", upstream.DefaultWriteTimeout, "how long one message may wait for a backend that does not read before the session closes with 3013")
+	fs.StringVar(&c.upstreamCAFile, "upstream-ca-file", "", "PEM file of CA certificates trusted for wss:// backends, besides the system roots")
+	fs.StringVar(&c.upstreamHeaders, "upstream-headers", "", "comma-separated client request headers passed to backends besides Origin, Cookie, User-Agent and Accept-Language")
 	fs.StringVar(&c.natsAuth.CredsFile, "nats-creds", "", "with -nats-url: NATS credentials file (user JWT and NKey seed, as nsc writes it)")
 	fs.StringVar(&c.natsAuth.NkeyFile, "nats-nkey", "", "with -nats-url: file holding this node's NATS NKey user seed (SU...)")
 	fs.StringVar(&c.natsAuth.CAFile, "nats-ca-file", "", "with -nats-url: PEM CA certificates that sign the NATS server's; turns TLS on")
@@ -103,6 +114,7 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, usageError{err}
 	}
+	c.upstreams.fromEnv = len(c.upstreams.mounts) > 0
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			var b strings.Builder
@@ -116,6 +128,13 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	}
 	if c.nodeID == "" {
 		c.nodeID = cluster.DefaultNodeID()
+	}
+	if len(c.upstreams.mounts) > 0 && c.upstreamConnect > c.disconnectDelay {
+		return c, fmt.Errorf("-upstream-connect-timeout %v must not exceed -disconnect-delay %v: an HTTP transport's session would expire while its backend is dialled",
+			c.upstreamConnect, c.disconnectDelay)
+	}
+	if len(c.upstreams.mounts) > 0 && c.engine != "native" {
+		return c, fmt.Errorf("-upstream needs -engine native (the open frame must wait for the backend)")
 	}
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected argument %q: every setting is a -flag (sockgate -help lists them)", fs.Arg(0))}

@@ -91,3 +91,78 @@ func TestConfigNATSAuth(t *testing.T) {
 		t.Fatalf("NATS auth options: %+v", a)
 	}
 }
+
+func TestConfigUpstreams(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-upstream", "/ws/chat=ws://127.0.0.1:9000/ws/chat", "-upstream", "/b=wss://b.example/x,/c=ws://c/"},
+		env(map[string]string{"SOCKGATE_UPSTREAM": "/env=ws://e/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.upstreams.String(); got != "/ws/chat=ws://127.0.0.1:9000/ws/chat,/b=wss://b.example/x,/c=ws://c/" {
+		t.Errorf("the flags must replace SOCKGATE_UPSTREAM and keep their order: %s", got)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"SOCKGATE_UPSTREAM": "/a=ws://a/, /b=ws://b/"}))
+	if err != nil || c.upstreams.String() != "/a=ws://a/,/b=ws://b/" {
+		t.Errorf("SOCKGATE_UPSTREAM: %s, %v", c.upstreams.String(), err)
+	}
+	if c.upstreamConnect != 5*time.Second {
+		t.Errorf("connect timeout default %v", c.upstreamConnect)
+	}
+	gc := gatewayConfig(c, testLogger(t), nil)
+	bridges, err := mountUpstreams(c, testLogger(t), &gc)
+	if err != nil || len(bridges) != 2 || len(gc.Services) != 4 || gc.Services[2].Prefix != "/a" ||
+		gc.Services[3].Events == nil || len(gc.Collectors) != 1 {
+		t.Fatalf("mounted: %d bridges, %d services, %d collectors, %v", len(bridges), len(gc.Services), len(gc.Collectors), err)
+	}
+}
+
+func TestConfigUpstreamErrors(t *testing.T) {
+	t.Parallel()
+	for name, args := range map[string][]string{
+		"no equals":      {"-upstream", "/x"},
+		"empty URL":      {"-upstream", "/x="},
+		"relative":       {"-upstream", "x=ws://h/"},
+		"trailing slash": {"-upstream", "/x/=ws://h/"},
+		"root":           {"-upstream", "/=ws://h/"},
+		"twice":          {"-upstream", "/x=ws://h/", "-upstream", "/x=ws://i/"},
+		"compat engine":  {"-upstream", "/x=ws://h/", "-engine", "sockjs-go"},
+		"slow dial":      {"-upstream", "/x=ws://h/", "-upstream-connect-timeout", "6s"},
+	} {
+		if _, err := parseConfig(args, env(nil)); err == nil {
+			t.Errorf("%s: %v accepted", name, args)
+		}
+	}
+	for name, args := range map[string][]string{
+		"built-in prefix": {"-upstream", "/chat=ws://h/"},
+		"bad scheme":      {"-upstream", "/x=http://h/"},
+		"bad header":      {"-upstream", "/x=ws://h/", "-upstream-headers", "Upgrade"},
+		"missing CA":      {"-upstream", "/x=ws://h/", "-upstream-ca-file", "/nonexistent.pem"},
+	} {
+		c, err := parseConfig(args, env(nil))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		gc := gatewayConfig(c, testLogger(t), nil)
+		if _, err := mountUpstreams(c, testLogger(t), &gc); err == nil {
+			t.Errorf("%s: %v mounted", name, args)
+		}
+	}
+}
+
+func TestConfigUpstreamBesideConformance(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-conformance", "-upstream", "/ws/chat=ws://127.0.0.1:9000/ws/chat"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := gatewayConfig(c, testLogger(t), nil)
+	if _, err := mountUpstreams(c, testLogger(t), &gc); err != nil || len(gc.Services) != 8 || gc.Services[7].Prefix != "/ws/chat" {
+		t.Fatalf("a bridge beside the 7 conformance services: %d services, %v", len(gc.Services), err)
+	}
+	c, _ = parseConfig([]string{"-conformance", "-upstream", "/amplify=ws://h/"}, env(nil))
+	gc = gatewayConfig(c, testLogger(t), nil)
+	if _, err := mountUpstreams(c, testLogger(t), &gc); err == nil {
+		t.Error("a bridge over the conformance /amplify was mounted")
+	}
+}

@@ -51,6 +51,7 @@ var rules = map[string]rule{
 	"max-sessions-per-ip":     {"1000", atLeast(0)},
 	"max-session-id-length":   {"128", atLeast(8)},
 	"max-messages-per-second": {"100", atLeast(0)},
+	"upstream":                {"/ws/chat=ws://127.0.0.1:9000/ws/chat", nil},
 }
 
 // checkFlags wraps every flag of fs so that a bad value, from the command
@@ -69,7 +70,7 @@ func ruleFor(f *flag.Flag) rule {
 	if r, ok := rules[f.Name]; ok {
 		return r
 	}
-	switch f.Value.(flag.Getter).Get().(type) {
+	switch flagValue(f).(type) {
 	case time.Duration:
 		return rule{example: "10s", check: duration(0)}
 	case bool:
@@ -95,7 +96,12 @@ func (v checkedValue) Set(s string) error {
 		}
 	}
 	if err := v.Value.Set(s); err != nil {
-		return fmt.Errorf("not a valid value (for example -%s %s)", v.name, v.rule.example)
+		why := err.Error()
+		if generic := strings.Contains(why, "parse error") || strings.Contains(why, "invalid syntax") ||
+			strings.Contains(why, "out of range"); generic {
+			why = "not a valid value"
+		}
+		return fmt.Errorf("%s (for example -%s %s)", why, v.name, v.rule.example)
 	}
 	return nil
 }
@@ -107,7 +113,21 @@ func (v checkedValue) IsBoolFlag() bool {
 }
 
 // Get implements flag.Getter.
-func (v checkedValue) Get() any { return v.Value.(flag.Getter).Get() }
+func (v checkedValue) Get() any {
+	if g, ok := v.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return v.Value.String()
+}
+
+// flagValue is f's current value, typed for the flag package's own kinds
+// (a custom Value without Get is its text).
+func flagValue(f *flag.Flag) any {
+	if g, ok := f.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return f.Value.String()
+}
 
 // parseError rewrites the flag package's error into one line: the flag,
 // the value, what is wrong and an example.
@@ -222,7 +242,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 
 // typeName is the kind of value a flag takes, as -help shows it.
 func typeName(f *flag.Flag) string {
-	switch f.Value.(flag.Getter).Get().(type) {
+	switch flagValue(f).(type) {
 	case time.Duration:
 		return "duration"
 	case bool:

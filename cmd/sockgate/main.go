@@ -71,7 +71,12 @@ func run(args []string) error {
 			log.Warn().Err(err).Msg("closing the cluster bus")
 		}
 	}()
-	srv, err := gateway.New(gatewayConfig(cfg, log, bus))
+	gc := gatewayConfig(cfg, log, bus)
+	bridges, err := mountUpstreams(cfg, log, &gc)
+	if err != nil {
+		return err
+	}
+	srv, err := gateway.New(gc)
 	if err != nil {
 		return usageError{err}
 	}
@@ -85,6 +90,9 @@ func run(args []string) error {
 	if err := srv.Close(); err != nil {
 		log.Warn().Err(err).Msg("shutdown incomplete")
 	}
+	waitCtx, cancel := context.WithTimeout(context.Background(), upstreamCloseWait)
+	defer cancel()
+	waitUpstreams(waitCtx, bridges, log)
 	log.Info().Msg("stopped")
 	return nil
 }
@@ -144,20 +152,7 @@ func redactURL(list string) string {
 
 // gatewayConfig wires the command's config to the gateway's.
 func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Config {
-	base := gateway.Service{
-		HeartbeatDelay:       cfg.heartbeatDelay,
-		DisconnectDelay:      cfg.disconnectDelay,
-		ResponseLimit:        cfg.responseLimit,
-		DisableWebsocket:     cfg.disableWS,
-		CookieNeeded:         cfg.cookieNeeded,
-		SockJSURL:            cfg.sockjsURL,
-		MaxMessageBytes:      cfg.maxMessageBytes,
-		MaxQueueBytes:        cfg.maxQueueBytes,
-		MaxMessagesPerSecond: cfg.maxMsgRate,
-	}
-	if base.SockJSURL == "" {
-		base.SockJSURL = cfg.basePath + static.ClientPath
-	}
+	base := serviceBase(cfg)
 	gc := gateway.Config{
 		Addr:               cfg.addr,
 		Engine:             cfg.engine,
@@ -234,4 +229,28 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// upstreamCloseWait bounds the wait for bridged backend connections to
+// close after the drain (each gets a close frame and up to a second to
+// answer it).
+const upstreamCloseWait = 2 * time.Second
+
+// serviceBase is the per-service settings every mounted service shares.
+func serviceBase(cfg config) gateway.Service {
+	base := gateway.Service{
+		HeartbeatDelay:       cfg.heartbeatDelay,
+		DisconnectDelay:      cfg.disconnectDelay,
+		ResponseLimit:        cfg.responseLimit,
+		DisableWebsocket:     cfg.disableWS,
+		CookieNeeded:         cfg.cookieNeeded,
+		SockJSURL:            cfg.sockjsURL,
+		MaxMessageBytes:      cfg.maxMessageBytes,
+		MaxQueueBytes:        cfg.maxQueueBytes,
+		MaxMessagesPerSecond: cfg.maxMsgRate,
+	}
+	if base.SockJSURL == "" {
+		base.SockJSURL = cfg.basePath + static.ClientPath
+	}
+	return base
 }

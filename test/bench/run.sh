@@ -1,7 +1,10 @@
 #!/bin/sh
 # make bench: the same load scenarios against sockgate's native engine, its
 # compat engine (igm/sockjs-go) and a plain gorilla/websocket server (the
-# limit), then one comparison table.
+# limit), then one comparison table. Then sockgate bridging (-upstream) to a
+# plain WebSocket echo backend (plainws's raw /echo/websocket, on the
+# servers' CPU too): websocket and xhr-polling echo and idle websockets,
+# compared with the native engine's in-process echo in a second table.
 #
 # Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1, all on
 # 127.0.0.1. Echo and broadcast runs are interleaved in rounds (native,
@@ -13,7 +16,7 @@
 #
 #   BENCH=short (default, about 3 minutes) or BENCH=full (the issue's sizes)
 #   BENCH_DIR   where results and server logs go (default bin/bench)
-#   BENCH_PORT  first of the three ports (default 18181)
+#   BENCH_PORT  first of the five ports (default 18181)
 #   GO          the go command
 set -eu
 cd "$(dirname "$0")/../.."
@@ -30,13 +33,13 @@ case $MODE in
 short)
 	ECHO_SESSIONS=50 ECHO_ROUNDS=4 ECHO_TIME=1.5s
 	BC_WS=2000 BC_STREAM=500 BC_ROUNDS=3 BC_MESSAGES=30
-	IDLE_WS=5000 IDLE_STREAM=2000 IDLE_HOLD=3s
+	IDLE_WS=5000 IDLE_STREAM=2000 IDLE_HOLD=3s IDLE_BRIDGED=5000
 	HOLD_SESSIONS=0 HOLD_TIME=0s
 	;;
 full)
 	ECHO_SESSIONS=50 ECHO_ROUNDS=6 ECHO_TIME=5s
 	BC_WS=5000 BC_STREAM=1000 BC_ROUNDS=3 BC_MESSAGES=100
-	IDLE_WS=10000 IDLE_STREAM=10000 IDLE_HOLD=5s
+	IDLE_WS=10000 IDLE_STREAM=10000 IDLE_HOLD=5s IDLE_BRIDGED=5000
 	HOLD_SESSIONS=15000 HOLD_TIME=60s
 	;;
 *)
@@ -62,6 +65,8 @@ port_of() {
 	native) echo "$PORT" ;;
 	compat) echo $((PORT + 1)) ;;
 	plain) echo $((PORT + 2)) ;;
+	bridged) echo $((PORT + 3)) ;;
+	backend) echo $((PORT + 4)) ;;
 	esac
 }
 
@@ -69,6 +74,7 @@ port_of() {
 # services, which include /broadcast, when CONFORMANCE is 1) and wait until
 # it answers. Its pid is in PID_<SERVER>.
 start() {
+	if [ "$1" = bridged ]; then start backend 0; fi # sets port, log and pid: before ours
 	port=$(port_of "$1")
 	log=$DIR/$1.log
 	conf=""
@@ -80,8 +86,13 @@ start() {
 		taskset -c $SERVER_CPU bin/sockgate -addr 127.0.0.1:"$port" -engine $engine $conf \
 			-log-level error -max-sessions 0 -max-sessions-per-ip 0 -allowed-origins '*' >>"$log" 2>&1 &
 		;;
-	plain)
+	plain | backend)
 		taskset -c $SERVER_CPU bin/plainws -addr 127.0.0.1:"$port" >>"$log" 2>&1 &
+		;;
+	bridged)
+		taskset -c $SERVER_CPU bin/sockgate -addr 127.0.0.1:"$port" \
+			-upstream "/bridged=ws://127.0.0.1:$(port_of backend)/echo/websocket" \
+			-log-level error -max-sessions 0 -max-sessions-per-ip 0 -allowed-origins '*' >>"$log" 2>&1 &
 		;;
 	esac
 	pid=$!
@@ -121,21 +132,32 @@ load() {
 	fi
 }
 
-# servers_for TRANSPORT: the plain server speaks only the websockets.
+# servers_for TRANSPORT: the plain server speaks only the websockets; the
+# bridge is measured over websocket and xhr-polling.
 servers_for() {
 	case $1 in
-	websocket | raw-websocket) echo "native compat plain" ;;
+	websocket) echo "native compat plain bridged" ;;
+	raw-websocket) echo "native compat plain" ;;
+	xhr-polling) echo "native compat bridged" ;;
 	*) echo "native compat" ;;
 	esac
 }
 
+# prefix_of SERVER: where its echo service is.
+prefix_of() {
+	case $1 in
+	bridged) echo /bridged ;;
+	*) echo /echo ;;
+	esac
+}
+
 echo "== echo: $ECHO_SESSIONS sessions, 64-byte messages, $ECHO_ROUNDS rounds of $ECHO_TIME per server and transport"
-for s in native compat plain; do start $s 0; done
+for s in native compat plain bridged; do start $s 0; done
 for t in $ECHO_TRANSPORTS; do
 	r=0
 	while [ $r -lt $ECHO_ROUNDS ]; do
 		for s in $(servers_for $t); do
-			load $s /echo -scenario echo -transport $t -sessions $ECHO_SESSIONS -duration $ECHO_TIME
+			load $s "$(prefix_of $s)" -scenario echo -transport $t -sessions $ECHO_SESSIONS -duration $ECHO_TIME
 		done
 		r=$((r + 1))
 	done
@@ -160,7 +182,7 @@ stop_all
 # idle SERVER TRANSPORT SESSIONS HOLD: one idle run against a fresh server.
 idle() {
 	start "$1" 0
-	load "$1" /echo -scenario idle -transport "$2" -sessions "$3" -hold "$4"
+	load "$1" "$(prefix_of "$1")" -scenario idle -transport "$2" -sessions "$3" -hold "$4"
 	stop_all
 }
 
@@ -168,8 +190,12 @@ echo "== idle: sessions held $IDLE_HOLD, each server started afresh"
 for t in websocket xhr-streaming; do
 	n=$IDLE_WS
 	if [ $t = xhr-streaming ]; then n=$IDLE_STREAM; fi
-	for s in $(servers_for $t); do idle $s $t $n $IDLE_HOLD; done
+	for s in $(servers_for $t); do
+		if [ $s != bridged ]; then idle $s $t $n $IDLE_HOLD; fi
+	done
 done
+echo "== idle bridged websockets: $IDLE_BRIDGED sessions held $IDLE_HOLD"
+idle bridged websocket "$IDLE_BRIDGED" "$IDLE_HOLD"
 if [ "$HOLD_SESSIONS" -gt 0 ]; then
 	echo "== hold: $HOLD_SESSIONS websocket sessions for $HOLD_TIME"
 	for s in native compat plain; do idle $s websocket $HOLD_SESSIONS $HOLD_TIME; done
@@ -180,6 +206,9 @@ echo "sockgate bench ($MODE), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $
 echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the figures)"
 echo "servers on CPU $SERVER_CPU, load tool on CPU $CLIENT_CPU. Per-round figures: best round (median round); ratios are native/other"
 echo "on the best rounds (round trips, delivered: higher is better; latency, CPU, memory, goroutines: lower is better)."
-bin/sockgate-bench report "$RESULTS"
+bin/sockgate-bench report -subject native -compat compat "$RESULTS"
+echo
+echo "the bridge (-upstream to a plain WebSocket echo backend) against the in-process echo; server CPU is sockgate's only:"
+bin/sockgate-bench report -subject bridged -compat native "$RESULTS"
 echo "results: $RESULTS"
 exit $FAILED

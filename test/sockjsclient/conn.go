@@ -78,6 +78,7 @@ type Conn struct {
 	opts       Options
 	transport  string
 	sessionURL string // base + "/" + server + "/" + session
+	query      string // the base URL's query, kept on every request as sockjs-client does
 	client     *http.Client
 
 	ctx    context.Context // ends on Close
@@ -101,7 +102,9 @@ type Conn struct {
 // Dial opens a session at baseURL (e.g. "http://127.0.0.1:8080/echo") and
 // returns after the server's "o" frame (on the raw websocket, after the
 // handshake). If the server answers with a close frame instead (a 2010 on a
-// second receiver, say), Dial returns that *CloseError.
+// second receiver, say), Dial returns that *CloseError. A query in baseURL
+// ("?token=abc") is kept on every request of the session, as sockjs-client
+// keeps it.
 func Dial(ctx context.Context, baseURL string, opts Options) (*Conn, error) {
 	c, err := newConn(baseURL, opts)
 	if err != nil {
@@ -128,6 +131,7 @@ func newConn(baseURL string, opts Options) (*Conn, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("sockjsclient: base URL %q: scheme must be http or https", baseURL)
 	}
+	base, _, _ := strings.Cut(baseURL, "?")
 	if opts.Transport == "" {
 		opts.Transport = TransportWebsocket
 	}
@@ -143,7 +147,8 @@ func newConn(baseURL string, opts Options) (*Conn, error) {
 	c := &Conn{
 		opts:       opts,
 		transport:  opts.Transport,
-		sessionURL: strings.TrimSuffix(baseURL, "/") + "/" + opts.ServerID + "/" + opts.SessionID,
+		sessionURL: strings.TrimSuffix(base, "/") + "/" + opts.ServerID + "/" + opts.SessionID,
+		query:      u.RawQuery,
 		client:     opts.HTTPClient,
 		recvDone:   make(chan struct{}),
 		opened:     make(chan struct{}),
@@ -306,4 +311,20 @@ func (c *Conn) finish(err error) {
 			close(c.opened)
 		}
 	}
+}
+
+// withQuery appends the base URL's query and then extra (both may be
+// empty) to u.
+func (c *Conn) withQuery(u, extra string) string {
+	q := c.query
+	if extra != "" {
+		if q != "" {
+			q += "&"
+		}
+		q += extra
+	}
+	if q == "" {
+		return u
+	}
+	return u + "?" + q
 }

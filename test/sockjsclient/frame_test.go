@@ -110,3 +110,31 @@ func BenchmarkParseFrame(b *testing.B) {
 		}
 	}
 }
+
+// A query in the base URL is kept on every request, before the
+// transport's own parameters, as sockjs-client keeps it.
+func TestBaseURLQueryKept(t *testing.T) {
+	t.Parallel()
+	c, err := newConn("http://127.0.0.1:1/echo?token=a%2Bb&x=1", Options{ServerID: "000", SessionID: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.sessionURL != "http://127.0.0.1:1/echo/000/s" {
+		t.Errorf("session URL %s", c.sessionURL)
+	}
+	for _, tc := range []struct{ u, extra, want string }{
+		{c.sessionURL + "/xhr", "", "http://127.0.0.1:1/echo/000/s/xhr?token=a%2Bb&x=1"},
+		{c.sessionURL + "/jsonp", "c=cb", "http://127.0.0.1:1/echo/000/s/jsonp?token=a%2Bb&x=1&c=cb"},
+	} {
+		if got := c.withQuery(tc.u, tc.extra); got != tc.want {
+			t.Errorf("withQuery(%s, %q) = %s, want %s", tc.u, tc.extra, got, tc.want)
+		}
+	}
+	if got := c.websocketURL(); got != "ws://127.0.0.1:1/echo/000/s/websocket?token=a%2Bb&x=1" {
+		t.Errorf("websocket URL %s", got)
+	}
+	plain, _ := newConn("http://127.0.0.1:1/echo", Options{})
+	if got := plain.withQuery("http://h/x", ""); got != "http://h/x" {
+		t.Errorf("without a query: %s", got)
+	}
+}

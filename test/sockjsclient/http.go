@@ -69,10 +69,11 @@ func (c *Conn) startHTTP() error {
 // when it ends at the response limit.
 func (c *Conn) receiveHTTP() {
 	defer close(c.recvDone)
-	recvURL := c.sessionURL + "/" + c.http.path
+	var extra string
 	if c.http.callback {
-		recvURL += "?c=" + url.QueryEscape(c.opts.Callback)
+		extra = "c=" + url.QueryEscape(c.opts.Callback)
 	}
+	recvURL := c.withQuery(c.sessionURL+"/"+c.http.path, extra)
 	lr := &lineReader{br: bufio.NewReaderSize(nil, bodyBufferSize)}
 	dec := c.http.decoder(c, lr)
 	for {
@@ -125,7 +126,7 @@ func (c *Conn) sendHTTP(ctx context.Context, msgs []string) error {
 	if err != nil {
 		return err
 	}
-	sendURL := c.sessionURL + "/" + c.http.sendPath
+	sendURL := c.withQuery(c.sessionURL+"/"+c.http.sendPath, "")
 	contentType := "text/plain;charset=UTF-8"
 	if c.http.sendPath == "jsonp_send" {
 		payload = []byte("d=" + url.QueryEscape(string(payload)))
