@@ -32,6 +32,13 @@ const (
 	CodeRateLimited = 3009
 	// CodeTimeout closes a session nobody polled for the disconnect delay.
 	CodeTimeout = 3010
+	// CodeUnauthorized closes a session at open whose client gave no
+	// token, or one that does not verify (signature, audience, issuer,
+	// claims); reconnecting with the same token will not help.
+	CodeUnauthorized = 3501
+	// CodeTokenExpired closes a session whose token expired, at open or
+	// when its exp (plus the grace) passes; the client needs a new token.
+	CodeTokenExpired = 3502
 )
 
 // Reasons that go with the codes above.
@@ -46,4 +53,6 @@ const (
 	ReasonMessageTooBig     = "Message too big"
 	ReasonInternalError     = "Internal error"
 	ReasonTimeout           = "Session timed out"
+	ReasonUnauthorized      = "Unauthorized"
+	ReasonTokenExpired      = "Token expired"
 )

@@ -39,6 +39,7 @@ type config struct {
 	natsURL         string
 	nodeID          string
 	nodeHeartbeat   time.Duration
+	identity        identityFlags
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
 	fs.DurationVar(&c.nodeHeartbeat, "node-heartbeat", cluster.DefaultHeartbeat, "with -nats-url: how often this node tells the others it is alive; a node silent for 3 periods is taken as crashed and its chat members leave their rooms")
+	c.identity.register(fs)
 	if err := applyEnv(fs, getenv); err != nil {
 		return c, err
 	}

@@ -51,7 +51,11 @@ func run(args []string) error {
 			log.Warn().Err(err).Msg("closing the cluster bus")
 		}
 	}()
-	srv, err := gateway.New(gatewayConfig(cfg, log, bus))
+	gc := gatewayConfig(cfg, log, bus)
+	if err := cfg.identity.apply(&gc); err != nil {
+		return err
+	}
+	srv, err := gateway.New(gc)
 	if err != nil {
 		return err
 	}
@@ -135,6 +139,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		return gc
 	}
 	chat := services.NewChat(services.ChatOptions{Bus: bus, NodeID: cfg.nodeID, Logger: log})
+	gc.Chat = chatAPI{chat}
 	gc.Services = []gateway.Service{
 		withEvents(base, "/echo", services.EchoEvents),
 		with(base, "/chat", chat.Handler),

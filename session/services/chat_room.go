@@ -199,6 +199,9 @@ func (r *chatRoom) applyJoin(ev wireEvent) {
 
 func (r *chatRoom) applyPost(ev wireEvent) {
 	nick, ok := r.nicks[ev.Member]
+	if ev.Member == apiMember {
+		nick, ok = ev.Nick, true // a post by the backend API (chat_api.go)
+	}
 	if !ok {
 		return // posted just as it left
 	}
