@@ -78,6 +78,7 @@ type Conn struct {
 	opts       Options
 	transport  string
 	sessionURL string // base + "/" + server + "/" + session
+	query      string // the base URL's query, kept on every request as sockjs-client does
 	client     *http.Client
 
 	ctx    context.Context // ends on Close
@@ -140,10 +141,13 @@ func newConn(baseURL string, opts Options) (*Conn, error) {
 	if opts.Callback == "" {
 		opts.Callback = "_jp.a" + randomString(7)
 	}
+	query := u.RawQuery
+	u.RawQuery, u.ForceQuery = "", false
 	c := &Conn{
 		opts:       opts,
 		transport:  opts.Transport,
-		sessionURL: strings.TrimSuffix(baseURL, "/") + "/" + opts.ServerID + "/" + opts.SessionID,
+		query:      query,
+		sessionURL: strings.TrimSuffix(u.String(), "/") + "/" + opts.ServerID + "/" + opts.SessionID,
 		client:     opts.HTTPClient,
 		recvDone:   make(chan struct{}),
 		opened:     make(chan struct{}),
@@ -171,6 +175,14 @@ func (c *Conn) waitOpen(ctx context.Context) error {
 	err := c.q.terminal()
 	c.Close()
 	return err
+}
+
+// withQuery adds the base URL's query (a token, say) to u, which has none.
+func (c *Conn) withQuery(u string) string {
+	if c.query == "" {
+		return u
+	}
+	return u + "?" + c.query
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -69,9 +69,13 @@ func (c *Conn) startHTTP() error {
 // when it ends at the response limit.
 func (c *Conn) receiveHTTP() {
 	defer close(c.recvDone)
-	recvURL := c.sessionURL + "/" + c.http.path
+	recvURL := c.withQuery(c.sessionURL + "/" + c.http.path)
 	if c.http.callback {
-		recvURL += "?c=" + url.QueryEscape(c.opts.Callback)
+		sep := "?"
+		if c.query != "" {
+			sep = "&"
+		}
+		recvURL += sep + "c=" + url.QueryEscape(c.opts.Callback)
 	}
 	lr := &lineReader{br: bufio.NewReaderSize(nil, bodyBufferSize)}
 	dec := c.http.decoder(c, lr)
@@ -125,7 +129,7 @@ func (c *Conn) sendHTTP(ctx context.Context, msgs []string) error {
 	if err != nil {
 		return err
 	}
-	sendURL := c.sessionURL + "/" + c.http.sendPath
+	sendURL := c.withQuery(c.sessionURL + "/" + c.http.sendPath)
 	contentType := "text/plain;charset=UTF-8"
 	if c.http.sendPath == "jsonp_send" {
 		payload = []byte("d=" + url.QueryEscape(string(payload)))

@@ -22,6 +22,7 @@ func (c *Conn) websocketURL() string {
 	if c.transport == TransportRawWebsocket {
 		u = strings.TrimSuffix(c.sessionURL, "/"+c.opts.ServerID+"/"+c.opts.SessionID) + "/websocket"
 	}
+	u = c.withQuery(u)
 	if rest, ok := strings.CutPrefix(u, "https://"); ok {
 		return "wss://" + rest
 	}
