@@ -105,7 +105,11 @@ func startIdentityGateway(t *testing.T, mod func(*gateway.Config)) *identityEnv 
 			t.Errorf("gateway Close: %v", err)
 		}
 	})
-	return &identityEnv{env: &env{engine: gateway.EngineNative, url: srv.URL()}, srv: srv, admin: "http://" + srv.AdminAddr().String()}
+	ie := &identityEnv{env: &env{engine: gateway.EngineNative, url: srv.URL()}, srv: srv, admin: srv.URL()}
+	if a := srv.AdminAddr(); a != nil {
+		ie.admin = "http://" + a.String()
+	}
+	return ie
 }
 
 // chatAPI is services.Chat as the gateway's API wants it.
