@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/gateway/auth"
+	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/services"
 )
 
@@ -92,4 +93,21 @@ type chatAPI struct{ *services.Chat }
 // RoomState implements gateway.ChatAPI.
 func (c chatAPI) RoomState(ctx context.Context, room string) (any, error) {
 	return c.Room(ctx, room)
+}
+
+// newControl joins the backend API to the cluster when there is one, so
+// that its session closes and user disconnects reach every node: every
+// node answers them, with an API key of its own or not. nil on a single
+// node.
+func newControl(bus cluster.Bus, gc *gateway.Config) (*cluster.Control, error) {
+	nb, ok := bus.(*cluster.NATSBus)
+	if !ok {
+		return nil, nil
+	}
+	ctrl, err := nb.NewControl()
+	if err != nil {
+		return nil, err
+	}
+	gc.Control = ctrl
+	return ctrl, nil
 }

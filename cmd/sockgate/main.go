@@ -55,9 +55,17 @@ func run(args []string) error {
 	if err := cfg.identity.apply(&gc); err != nil {
 		return err
 	}
+	ctrl, err := newControl(bus, &gc)
+	if err != nil {
+		return err
+	}
 	srv, err := gateway.New(gc)
 	if err != nil {
 		return err
+	}
+	if ctrl != nil {
+		ctrl.Serve(srv)
+		defer func() { _ = ctrl.Close() }()
 	}
 	if err := srv.Open(); err != nil {
 		return err
