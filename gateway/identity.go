@@ -122,6 +122,11 @@ func (svc *service) armExpiry(s session.Session, deadline time.Time) {
 		_ = s.Close(session.CodeTokenExpired, session.ReasonTokenExpired)
 	})
 	svc.expiries.Store(s, t)
+	select {
+	case <-s.Done(): // closed meanwhile (a drain, the API): its disarm may have run already
+		svc.disarm(s)
+	default:
+	}
 }
 
 // disarm stops the expiry timer of s, if any, so a closed session is not
