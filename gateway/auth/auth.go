@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -48,6 +49,12 @@ type Config struct {
 	Now func() time.Time
 }
 
+// cacheSize bounds how many verified tokens a Verifier remembers. The
+// gateway verifies the token of every request of a session (each poll and
+// send), and a signature check costs far more than a map lookup; when full
+// the cache starts over.
+const cacheSize = 4096
+
 // Verifier checks tokens against one key.
 type Verifier struct {
 	key       any
@@ -55,6 +62,9 @@ type Verifier struct {
 	validator *jwt.Validator
 	now       func() time.Time
 	grace     time.Duration
+
+	mu       sync.Mutex
+	verified map[string]Token // tokens that verified, by their text
 }
 
 // New builds a Verifier from cfg.
@@ -62,7 +72,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Verifier{now: cfg.Now, grace: cfg.ExpiryGrace}
+	v := &Verifier{now: cfg.Now, grace: cfg.ExpiryGrace, verified: make(map[string]Token)}
 	var methods []string
 	switch {
 	case len(cfg.HMACSecret) > 0 && len(cfg.PublicKeyPEM) > 0:
@@ -131,6 +141,12 @@ func (v *Verifier) Verify(raw string) (Token, error) {
 	if raw == "" {
 		return Token{}, ErrMissing
 	}
+	if t, ok := v.remembered(raw); ok {
+		if v.now().After(v.Deadline(t)) {
+			return t, ErrExpired
+		}
+		return t, nil
+	}
 	claims := jwt.MapClaims{}
 	if _, err := v.parser.ParseWithClaims(raw, claims, v.keyFunc); err != nil {
 		return Token{}, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -145,7 +161,27 @@ func (v *Verifier) Verify(raw string) (Token, error) {
 		}
 		return Token{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	v.remember(raw, t)
 	return t, nil
+}
+
+// remembered returns the token raw verified as before, if it did. Only
+// good tokens are kept: what a client sends that does not verify costs a
+// check each time, and cannot fill the cache.
+func (v *Verifier) remembered(raw string) (Token, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.verified[raw]
+	return t, ok
+}
+
+func (v *Verifier) remember(raw string, t Token) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.verified) >= cacheSize {
+		clear(v.verified)
+	}
+	v.verified[raw] = t
 }
 
 func (v *Verifier) keyFunc(*jwt.Token) (any, error) { return v.key, nil }

@@ -186,3 +186,38 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyRemembers: a token verified once is taken again without a
+// signature check, but its expiry still counts; bad tokens are not kept.
+func TestVerifyRemembers(t *testing.T) {
+	t.Parallel()
+	at := now
+	v, err := New(Config{HMACSecret: secret, Audience: "chat", Issuer: "idp", Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, jwt.SigningMethodHS256, secret, good())
+	first, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := v.Verify(tok)
+	if err != nil || again.User != first.User {
+		t.Fatalf("second Verify: %v, same identity %v", err, again.User == first.User)
+	}
+	at = now.Add(2 * time.Hour) // past exp
+	if got, err := v.Verify(tok); !errors.Is(err, ErrExpired) || got.User.Subject != "u1" {
+		t.Fatalf("a remembered token past its exp: %v", err)
+	}
+	for range 3 {
+		if _, err := v.Verify("not.a.jwt"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("bad token: %v", err)
+		}
+	}
+	v.mu.Lock()
+	n := len(v.verified)
+	v.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d tokens remembered; want 1 (bad ones are not)", n)
+	}
+}
