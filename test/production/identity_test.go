@@ -26,13 +26,20 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-// TestIdentityFlags runs the real binary with tokens and the backend API
-// from their flags: a session without a token gets c[3501], one with a
-// token echoes, the API answers only its key, the log names the token's
-// subject and never the token, and the refusal is counted.
-func TestIdentityFlags(t *testing.T) {
+// TestIdentityBinary runs the real binary (built once) with the identity
+// flags: TestIdentityBinary/flags and TestIdentityBinary/errors/<case>.
+func TestIdentityBinary(t *testing.T) {
 	t.Parallel()
 	bin := buildSockgate(t)
+	t.Run("flags", func(t *testing.T) { t.Parallel(); testIdentityFlags(t, bin) })
+	t.Run("errors", func(t *testing.T) { t.Parallel(); testIdentityFlagErrors(t, bin) })
+}
+
+// testIdentityFlags runs the binary with tokens and the backend API from
+// their flags: a session without a token gets c[3501], one with a token
+// echoes, the API answers only its key, the log names the token's subject
+// and never the token, and the refusal is counted.
+func testIdentityFlags(t *testing.T, bin string) {
 	dir := t.TempDir()
 	secret := "prod-secret-prod-secret-prod-secret!"
 	secretFile := writeFile(t, dir, "secret", secret+"\n") // an editor's line end is dropped
@@ -84,11 +91,9 @@ func TestIdentityFlags(t *testing.T) {
 	}
 }
 
-// TestIdentityFlagErrors: bad identity settings stop the binary at start
+// testIdentityFlagErrors: bad identity settings stop the binary at start
 // with exit 1 and a message naming the flag.
-func TestIdentityFlagErrors(t *testing.T) {
-	t.Parallel()
-	bin := buildSockgate(t)
+func testIdentityFlagErrors(t *testing.T, bin string) {
 	dir := t.TempDir()
 	short := writeFile(t, dir, "short", "too-short")
 	empty := writeFile(t, dir, "empty", "\n")
