@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/test/sockjsclient"
 )
 
 // pollClient polls and sends on one session id over raw HTTP, from one
@@ -213,3 +214,39 @@ func TestSessionBindingSubject(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestSessionBindingStreams: a stream opened from another address on a
+// live session's id is a session of its own: it gets "o" and none of the
+// victim's messages, and closing it leaves the victim's session working.
+// TestSessionBindingStreams/<transport>.
+func TestSessionBindingStreams(t *testing.T) {
+	t.Parallel()
+	e := startIdentityGateway(t, nil)
+	for _, tr := range []string{sockjsclient.TransportXHRStreaming, sockjsclient.TransportEventSource, sockjsclient.TransportHTMLFile} {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			id := randomID()
+			victim := dial(t, e.env, "/echo", sockjsclient.TransportXHRPolling, func(o *sockjsclient.Options) {
+				o.SessionID = id
+				o.HTTPClient = fromAddr(t, "127.0.0.1")
+			})
+			attacker := dial(t, e.env, "/echo", tr, func(o *sockjsclient.Options) {
+				o.SessionID = id
+				o.HTTPClient = fromAddr(t, "127.0.0.2")
+			})
+			send(t, victim, "secret")
+			if m := recv(t, victim); m != "secret" {
+				t.Fatalf("victim's echo: %s", abbrev(m))
+			}
+			send(t, attacker, "own")
+			if m := recv(t, attacker); m != "own" {
+				t.Fatalf("the attacker's stream got %s; want only its own echo", abbrev(m))
+			}
+			attacker.Close()
+			send(t, victim, "still mine")
+			if m := recv(t, victim); m != "still mine" {
+				t.Fatalf("victim after the attacker left: %s", abbrev(m))
+			}
+		})
+	}
+}
