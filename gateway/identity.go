@@ -71,14 +71,15 @@ func (srv *Server) bindKey(id string, c caller) string {
 	if !addr && srv.cfg.Auth == nil {
 		return id
 	}
-	key := id + "\x00"
+	var buf [96]byte // one allocation per request: the string
+	key := append(append(buf[:0], id...), 0)
 	if addr {
-		key += c.addr.String()
+		key = c.addr.AppendTo(key)
 	}
 	if srv.cfg.Auth != nil {
-		key += "\x00" + c.subject()
+		key = append(append(key, 0), c.subject()...)
 	}
-	return key
+	return string(key)
 }
 
 // refusal is the close code and reason a session opened by c gets at
