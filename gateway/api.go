@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -117,16 +117,29 @@ func (s *Server) apiRoom(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Server) apiCloseSession(w http.ResponseWriter, r *http.Request) {
-	in := struct {
-		Code   int    `json:"code"`
-		Reason string `json:"reason"`
-	}{Code: session.CodeGoAway, Reason: session.ReasonGoAway}
+// closeRequest is the body of the close calls; both fields are optional.
+type closeRequest struct {
+	Code   int    `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// readClose reads a close call's body, answering 400 itself for a code a
+// client may not be sent or a reason too long for a close frame.
+func readClose(w http.ResponseWriter, r *http.Request) (closeRequest, bool) {
+	in := closeRequest{Code: session.CodeGoAway, Reason: session.ReasonGoAway}
 	if !readJSON(w, r, &in) {
-		return
+		return in, false
 	}
 	if in.Code != session.CodeNormal && (in.Code < 3000 || in.Code > 4999) || len(in.Reason) > apiMaxReason {
 		apiError(w, http.StatusBadRequest, "code must be 1000 or 3000-4999, reason at most 123 bytes")
+		return in, false
+	}
+	return in, true
+}
+
+func (s *Server) apiCloseSession(w http.ResponseWriter, r *http.Request) {
+	in, ok := readClose(w, r)
+	if !ok {
 		return
 	}
 	id := mux.Vars(r)["id"]
@@ -139,15 +152,8 @@ func (s *Server) apiCloseSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiDisconnectUser(w http.ResponseWriter, r *http.Request) {
-	in := struct {
-		Code   int    `json:"code"`
-		Reason string `json:"reason"`
-	}{Code: session.CodeGoAway, Reason: session.ReasonGoAway}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	if in.Code != session.CodeNormal && (in.Code < 3000 || in.Code > 4999) || len(in.Reason) > apiMaxReason {
-		apiError(w, http.StatusBadRequest, "code must be 1000 or 3000-4999, reason at most 123 bytes")
+	in, ok := readClose(w, r)
+	if !ok {
 		return
 	}
 	sub := mux.Vars(r)["sub"]
@@ -194,13 +200,17 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		apiError(w, http.StatusBadRequest, "could not read the body (at most 64 KiB)")
 		return false
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return true
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		apiError(w, http.StatusBadRequest, fmt.Sprintf("body is not the expected JSON object: %v", err))
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		apiError(w, http.StatusBadRequest, "body has more than one JSON value")
 		return false
 	}
 	return true

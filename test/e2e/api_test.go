@@ -114,6 +114,8 @@ func TestAPIRooms(t *testing.T) {
 		{"POST", "/api/rooms/ops/messages", `{"text":"x","nick":"` + strings.Repeat("n", 40) + `"}`},
 		{"POST", "/api/rooms/ops/messages", `{"text":`},
 		{"POST", "/api/rooms/ops/messages", `{"text":"x","extra":1}`},
+		{"POST", "/api/rooms/ops/messages", `{"text":"x"} {"text":"y"}`},
+		{"POST", "/api/rooms/ops/messages", `{"text":7}`},
 		{"POST", "/api/rooms/no%20spaces/messages", `{"text":"x"}`},
 		{"GET", "/api/rooms/" + strings.Repeat("r", 65), ""},
 		{"POST", "/api/sessions/abc/close", `{"code":2000}`},
