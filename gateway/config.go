@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/sockgate/sockgate/gateway/auth"
+
 	"github.com/sockgate/sockgate/session"
 )
 
@@ -123,4 +125,28 @@ type Config struct {
 	// Collectors are served at /metrics beside the gateway's own (the
 	// metrics of upstream bridges, say).
 	Collectors []prometheus.Collector
+	// SessionBinding is SessionBindingAddress (the default) or
+	// SessionBindingNone: whether a session answers only the client
+	// address that opened it. With Auth it is also bound to the token's
+	// subject, whatever this says.
+	SessionBinding string
+	// Auth, when set, verifies the token in every session's URL
+	// (?token=...). Sessions without a good one close at open with
+	// c[3501,"Unauthorized"] or c[3502,"Token expired"]; sessions with one
+	// carry its identity in Request().User and close with 3502 when it
+	// expires. The native engine only.
+	Auth *auth.Verifier
+	// AuthOptional lets a session without a token open anonymously (a
+	// token that is given must still verify).
+	AuthOptional bool
+	// APIKey, when set, serves the backend API under /api/ (on the admin
+	// listener when there is one); every call must carry
+	// "Authorization: Bearer <APIKey>".
+	APIKey string
+	// Chat is what the backend API's room calls act on; without it they
+	// answer 404.
+	Chat ChatAPI
+	// Control, when set, carries the API's session closes and user
+	// disconnects to the other nodes of a cluster.
+	Control Control
 }

@@ -48,7 +48,8 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 // openRawWebsocket starts a raw websocket session over conn.
 func (svc *service) openRawWebsocket(conn *wsConnRFC6455, r *http.Request) *rawSession {
 	s := newRawSession(conn, svc)
-	s.req = svc.srv.requestFacts(r)
+	c := svc.srv.identify(r)
+	s.req = svc.srv.requestFacts(r, c)
 	svc.srv.metrics.opened(TransportRawWebsocket)
 	svc.ws.add(s)
 	conn.OnControl(s.w.control)
@@ -56,7 +57,7 @@ func (svc *service) openRawWebsocket(conn *wsConnRFC6455, r *http.Request) *rawS
 	s.w.mu.Lock() // beat reads the timer after taking the lock
 	s.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, s.beat)
 	s.w.mu.Unlock()
-	svc.start(s)
+	svc.begin(s, c)
 	return s
 }
 
@@ -67,6 +68,7 @@ func (s *rawSession) serve() {
 	s.heartbeat.Stop()
 	_ = s.conn.Close()
 	s.svc.ws.remove(s)
+	s.svc.disarm(s)
 	s.svc.srv.metrics.closed(TransportRawWebsocket, s.closeInfo())
 }
 

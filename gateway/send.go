@@ -37,8 +37,11 @@ func (svc *service) serveJSONPSend(w http.ResponseWriter, r *http.Request, sid s
 // deliver reads, decodes and delivers a send request's messages, answering
 // the error itself and returning false when it fails.
 func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, form bool) bool {
-	s := svc.reg.Get(sid)
+	c := svc.srv.identify(r)
+	key := svc.srv.bindKey(sid, c)
+	s := svc.reg.Get(key)
 	if s == nil {
+		svc.noteForeign(sid, key, c)
 		writeText(w, http.StatusNotFound, "Session not found.")
 		return false
 	}

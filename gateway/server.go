@@ -61,6 +61,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSessionIDLength <= 0 {
 		cfg.MaxSessionIDLength = DefaultMaxSessionIDLength
 	}
+	if err := checkIdentity(&cfg); err != nil {
+		return nil, err
+	}
 	cfg.BasePath = strings.TrimSuffix(cfg.BasePath, "/")
 	if cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
 		return nil, fmt.Errorf("gateway: base path %q must start with /", cfg.BasePath)
@@ -105,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 	health.MatcherFunc(exactPath("/healthz")).Handler(routeLabel("healthz", http.HandlerFunc(s.serveHealthz)))
 	health.MatcherFunc(exactPath("/readyz")).Handler(routeLabel("readyz", http.HandlerFunc(s.serveReadyz)))
 	health.MatcherFunc(exactPath("/metrics")).Handler(routeLabel("metrics", s.metrics.handler()))
+	if cfg.APIKey != "" {
+		s.registerAPIRoutes(health)
+	}
 	if cfg.Pprof {
 		health.PathPrefix("/debug/pprof/").Handler(routeLabel("pprof", http.HandlerFunc(servePprof)))
 	}

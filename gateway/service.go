@@ -36,7 +36,15 @@ type service struct {
 	off      map[string]bool // disabled transports
 	srv      *Server         // policies, limits, metrics, drain state
 	upgrader *websocket.Upgrader
-	clients  sync.Map // *session.SockJS -> netip.Addr, for the session limiter
+	clients  sync.Map // *session.SockJS -> client, for the limiter and the registry key
+	expiries sync.Map // session.Session -> *time.Timer, closing it when its token expires
+	owners   sync.Map // session id -> registry key of its first session, to count foreign requests
+}
+
+// client is where a session of the registry came from.
+type client struct {
+	ip  netip.Addr // for the session limiter
+	key string     // its registry key (see Server.bindKey)
 }
 
 func newService(cfg Service, srv *Server) *service {
@@ -211,19 +219,20 @@ func (svc *service) admit(r *http.Request) (netip.Addr, error) {
 	return ip, nil
 }
 
-// sessionFor returns the session with id, creating it (and starting the
-// service handler for it) when there is none.
-func (svc *service) sessionFor(r *http.Request, id, transport string) (*session.SockJS, error) {
+// sessionFor returns the session with id bound to caller c (under key,
+// see Server.bindKey), creating it (and starting the service handler for
+// it) when there is none.
+func (svc *service) sessionFor(r *http.Request, c caller, id, key, transport string) (*session.SockJS, error) {
 	var refusal error
-	s, created := svc.reg.GetOrCreate(id, func() *session.SockJS {
+	s, created := svc.reg.GetOrCreate(key, func() *session.SockJS {
 		ip, err := svc.admit(r)
 		if err != nil {
 			refusal = err
 			return nil
 		}
 		s := session.NewSockJS(id, transport, svc.opts)
-		s.SetRequest(svc.srv.requestFacts(r))
-		svc.clients.Store(s, ip)
+		s.SetRequest(svc.srv.requestFacts(r, c))
+		svc.clients.Store(s, client{ip, key})
 		return s
 	})
 	if s == nil {
@@ -231,7 +240,11 @@ func (svc *service) sessionFor(r *http.Request, id, transport string) (*session.
 	}
 	if created {
 		svc.opened(s)
-		svc.start(s)
+		if key != id {
+			svc.noteForeign(id, key, c)
+			svc.owners.LoadOrStore(id, key)
+		}
+		svc.begin(s, c)
 	}
 	return s, nil
 }
@@ -262,14 +275,16 @@ func (svc *service) attach(r *http.Request, id, transport string) (*session.Rece
 // attachPush is attach for a push receiver that calls notify (nil: a pull
 // receiver).
 func (svc *service) attachPush(r *http.Request, id, transport string, notify func()) (*session.Receiver, error) {
+	c := svc.srv.identify(r)
+	key := svc.srv.bindKey(id, c)
 	for range 3 {
-		s, err := svc.sessionFor(r, id, transport)
+		s, err := svc.sessionFor(r, c, id, key, transport)
 		if err != nil {
 			return nil, err
 		}
 		rcv, err := s.AttachWaitPush(r.Context(), notify)
 		if errors.Is(err, session.ErrClosed) {
-			svc.reg.Remove(s) // forgotten a moment ago; make a new one
+			svc.reg.RemoveKey(key, s) // forgotten a moment ago; make a new one
 			continue
 		}
 		return rcv, err
@@ -278,14 +293,17 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 }
 
 func (svc *service) forget(s *session.SockJS) {
-	svc.reg.Remove(s)
 	svc.ws.remove(s)
-	if ip, ok := svc.clients.LoadAndDelete(s); ok {
-		svc.srv.limiter.release(ip.(netip.Addr))
+	if v, ok := svc.clients.LoadAndDelete(s); ok {
+		cl := v.(client)
+		svc.reg.RemoveKey(cl.key, s)
+		svc.owners.CompareAndDelete(s.ID(), cl.key)
+		svc.srv.limiter.release(cl.ip)
 	}
 }
 
 func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
+	svc.disarm(s)
 	svc.srv.metrics.closed(s.Transport(), info)
 	svc.logClosed(s, info)
 }

@@ -138,12 +138,13 @@ func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsP
 	p := &wsPump{svc: svc, conn: conn}
 	p.w = newConnWriter(conn.NetConn(), p.fill)
 	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, p.w.wake)
-	s.SetRequest(svc.srv.requestFacts(r))
+	c := svc.srv.identify(r)
+	s.SetRequest(svc.srv.requestFacts(r, c))
 	p.s, p.rcv = s, rcv
 	svc.ws.add(s)
 	svc.opened(s)
 	conn.OnControl(p.w.control)
-	svc.start(s)
+	svc.begin(s, c)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
 	p.w.mu.Lock() // beat reads the timer after taking the lock
 	p.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, p.beat)

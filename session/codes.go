@@ -44,6 +44,13 @@ const (
 	// CodeBackendStalled closes a bridged session whose upstream stopped
 	// reading: a message to it could not be written within the bound.
 	CodeBackendStalled = 3013
+	// CodeUnauthorized closes a session at open whose client gave no
+	// token, or one that does not verify (signature, audience, issuer,
+	// claims); reconnecting with the same token will not help.
+	CodeUnauthorized = 3501
+	// CodeTokenExpired closes a session whose token expired, at open or
+	// when its exp (plus the grace) passes; the client needs a new token.
+	CodeTokenExpired = 3502
 )
 
 // Reasons that go with the codes above.
@@ -61,4 +68,6 @@ const (
 	ReasonBackendUnavailable = "Backend unavailable"
 	ReasonBackendClosed      = "Backend closed"
 	ReasonBackendStalled     = "Backend not reading"
+	ReasonUnauthorized       = "Unauthorized"
+	ReasonTokenExpired       = "Token expired"
 )

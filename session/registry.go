@@ -39,7 +39,7 @@ func (r *Registry) shard(id string) *registryShard {
 	return &r.shards[h%registryShards]
 }
 
-// Get returns the session with id, or nil.
+// Get returns the session held under id, or nil.
 func (r *Registry) Get(id string) *SockJS {
 	sh := r.shard(id)
 	sh.mu.RLock()
@@ -48,8 +48,9 @@ func (r *Registry) Get(id string) *SockJS {
 	return s
 }
 
-// GetOrCreate returns the session with id, creating it with create when
-// there is none; created tells which. create runs under the shard lock and
+// GetOrCreate returns the session held under id, creating it with create
+// when there is none; created tells which. id is usually the session's id;
+// a caller may hold sessions under keys of its own (see RemoveKey). create runs under the shard lock and
 // may return nil to refuse (a limit is reached), in which case GetOrCreate
 // returns nil, false.
 func (r *Registry) GetOrCreate(id string, create func() *SockJS) (s *SockJS, created bool) {
@@ -74,11 +75,16 @@ func (r *Registry) GetOrCreate(id string, create func() *SockJS) (s *SockJS, cre
 }
 
 // Remove drops s, if the registry still holds s under its id.
-func (r *Registry) Remove(s *SockJS) {
-	sh := r.shard(s.id)
+func (r *Registry) Remove(s *SockJS) { r.RemoveKey(s.id, s) }
+
+// RemoveKey drops s, if the registry still holds s under key: a session
+// created by GetOrCreate under a key other than its id (the gateway binds
+// sessions to their client that way).
+func (r *Registry) RemoveKey(key string, s *SockJS) {
+	sh := r.shard(key)
 	sh.mu.Lock()
-	if sh.m[s.id] == s {
-		delete(sh.m, s.id)
+	if sh.m[key] == s {
+		delete(sh.m, key)
 		r.count.Add(-1)
 	}
 	sh.mu.Unlock()

@@ -18,7 +18,9 @@ type Request struct {
 	// User-Agent, Accept-Language, Origin, ...).
 	Header http.Header
 	// Query is the opening request's query: sockjs-client keeps the query
-	// of the SockJS URL on every transport request.
+	// of the SockJS URL on every transport request. When the gateway
+	// verifies tokens, the "token" parameter is taken out: it is a
+	// credential, and User holds what it proves.
 	Query url.Values
 	// Host is the host the client asked for (X-Forwarded-Host from a
 	// trusted proxy, else Host).
@@ -26,8 +28,10 @@ type Request struct {
 	// Secure tells whether the client reached the gateway over TLS (or a
 	// trusted proxy says it did).
 	Secure bool
-	// User is the authenticated identity; nil when the session is
-	// anonymous.
+	// User is the authenticated identity, from the token the gateway
+	// verified; nil when the session is anonymous (no tokens, or an
+	// optional token not given). The session closes with CodeTokenExpired
+	// when the token expires.
 	User *Identity
 }
 

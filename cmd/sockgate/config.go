@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/gateway"
-	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/gateway/upstream"
+	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
 )
 
@@ -51,6 +51,8 @@ type config struct {
 	upstreamWrite   time.Duration
 	upstreamCAFile  string
 	upstreamHeaders string
+	upstreamClaims  string
+	identity        identityFlags
 }
 
 // helpError carries -help's text: main prints it to stdout and exits 0.
@@ -99,6 +101,7 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.DurationVar(&c.upstreamConnect, "upstream-connect-timeout", upstream.DefaultConnectTimeout, "how long a bridged session's open frame waits for the backend to accept its WebSocket")
 	fs.DurationVar(&c.upstreamWrite, "upstream-write-timeout", upstream.DefaultWriteTimeout, "how long one message may wait for a backend that does not read before the session closes with 3013")
 	fs.StringVar(&c.upstreamCAFile, "upstream-ca-file", "", "PEM file of CA certificates trusted for wss:// backends, besides the system roots")
+	fs.StringVar(&c.upstreamClaims, "upstream-claims", "", "comma-separated token claims passed to backends, each as X-Sockgate-Claim-<Name> (the subject always goes as X-Sockgate-User)")
 	fs.StringVar(&c.upstreamHeaders, "upstream-headers", "", "comma-separated client request headers passed to backends besides Origin, Cookie, User-Agent and Accept-Language")
 	fs.StringVar(&c.natsAuth.CredsFile, "nats-creds", "", "with -nats-url: NATS credentials file (user JWT and NKey seed, as nsc writes it)")
 	fs.StringVar(&c.natsAuth.NkeyFile, "nats-nkey", "", "with -nats-url: file holding this node's NATS NKey user seed (SU...)")
@@ -107,6 +110,7 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.StringVar(&c.natsAuth.KeyFile, "nats-key-file", "", "with -nats-url: the key of -nats-cert-file")
 	fs.BoolVar(&c.logSessions, "log-sessions", true, "log one info line when each session opens and one when it closes (false for very large deployments)")
 	fs.BoolVar(&c.version, "version", false, "print the version and the commit it was built from, and exit")
+	c.identity.register(fs)
 	checkFlags(fs)
 	if seen != nil {
 		seen(fs)
@@ -130,11 +134,11 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 		c.nodeID = cluster.DefaultNodeID()
 	}
 	if len(c.upstreams.mounts) > 0 && c.upstreamConnect > c.disconnectDelay {
-		return c, fmt.Errorf("-upstream-connect-timeout %v must not exceed -disconnect-delay %v: an HTTP transport's session would expire while its backend is dialled",
-			c.upstreamConnect, c.disconnectDelay)
+		return c, usageError{fmt.Errorf("-upstream-connect-timeout %v must not exceed -disconnect-delay %v: an HTTP transport's session would expire while its backend is dialled",
+			c.upstreamConnect, c.disconnectDelay)}
 	}
 	if len(c.upstreams.mounts) > 0 && c.engine != "native" {
-		return c, fmt.Errorf("-upstream needs -engine native (the open frame must wait for the backend)")
+		return c, usageError{errors.New("-upstream needs -engine native (the open frame must wait for the backend)")}
 	}
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected argument %q: every setting is a -flag (sockgate -help lists them)", fs.Arg(0))}

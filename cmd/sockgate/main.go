@@ -76,9 +76,20 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.identity.apply(&gc); err != nil {
+		return err
+	}
+	ctrl, err := newControl(bus, &gc)
+	if err != nil {
+		return err
+	}
 	srv, err := gateway.New(gc)
 	if err != nil {
 		return usageError{err}
+	}
+	if ctrl != nil {
+		ctrl.Serve(srv)
+		defer func() { _ = ctrl.Close() }()
 	}
 	if err := srv.Open(); err != nil {
 		return err
@@ -175,6 +186,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		return gc
 	}
 	chat := services.NewChat(services.ChatOptions{Bus: bus, NodeID: cfg.nodeID, Logger: log})
+	gc.Chat = chatAPI{chat}
 	gc.Services = []gateway.Service{
 		withEvents(base, "/echo", services.EchoEvents),
 		with(base, "/chat", chat.Handler),

@@ -91,6 +91,7 @@ func mountUpstreams(cfg config, log zerolog.Logger, gc *gateway.Config) ([]*upst
 			WriteTimeout:   cfg.upstreamWrite,
 			HeartbeatDelay: cfg.heartbeatDelay,
 			Headers:        splitList(cfg.upstreamHeaders),
+			Claims:         splitList(cfg.upstreamClaims),
 			TLS:            tlsCfg,
 			Metrics:        metrics,
 			Logger:         log,

@@ -62,6 +62,11 @@ type Config struct {
 	// fixed set (see the package doc). Hop-by-hop, WebSocket, Host and
 	// the X-Forwarded-* and X-Sockgate-* headers cannot be named.
 	Headers []string
+	// Claims names token claims passed to the backend, each in a header
+	// X-Sockgate-Claim-<Name> (a string as it is, anything else as JSON),
+	// for sessions with an identity; X-Sockgate-User always carries the
+	// subject.
+	Claims []string
 	// TLS configures wss:// dials (RootCAs: see SystemRootsWith); nil
 	// uses the system roots.
 	TLS *tls.Config

@@ -108,7 +108,7 @@ func TestTargetAppendsTheClientQuery(t *testing.T) {
 
 func TestHandshakeHeader(t *testing.T) {
 	t.Parallel()
-	b, err := New(Config{URL: "ws://h/ws", Headers: []string{"X-Tenant"}})
+	b, err := New(Config{URL: "ws://h/ws", Headers: []string{"X-Tenant"}, Claims: []string{"email", "roles", "absent"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +132,13 @@ func TestHandshakeHeader(t *testing.T) {
 	if !headersEqual(h, want) {
 		t.Errorf("anonymous handshake:\n got %v\nwant %v", h, want)
 	}
-	req.User = &session.Identity{Subject: "user-42", Name: "ann"}
+	req.User = &session.Identity{Subject: "user-42", Name: "ann", Claims: map[string]any{
+		"sub": "user-42", "email": "ann@example.com", "roles": []any{"admin", "ops"}, "secret": "not named",
+	}}
 	h = b.handshakeHeader(fakeSession("sid1", "xhr-polling", req))
 	want["X-Sockgate-User"] = []string{"user-42"}
+	want["X-Sockgate-Claim-Email"] = []string{"ann@example.com"}
+	want["X-Sockgate-Claim-Roles"] = []string{`["admin","ops"]`}
 	if !headersEqual(h, want) {
 		t.Errorf("with an identity:\n got %v\nwant %v", h, want)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,9 @@ const (
 	HeaderSession        = "X-Sockgate-Session"
 	HeaderTransport      = "X-Sockgate-Transport"
 	HeaderUser           = "X-Sockgate-User"
+	// HeaderClaimPrefix starts the header of each claim named in
+	// Config.Claims (X-Sockgate-Claim-Email).
+	HeaderClaimPrefix = "X-Sockgate-Claim-"
 )
 
 // dial opens the backend WebSocket of s, counts and logs the outcome.
@@ -170,8 +174,34 @@ func (b *Bridge) handshakeHeader(s session.Session) http.Header {
 	h.Set(HeaderTransport, s.Transport())
 	if req.User != nil {
 		h.Set(HeaderUser, req.User.Subject)
+		for _, name := range b.cfg.Claims {
+			if v, ok := claimValue(req.User.Claims[name]); ok {
+				h.Set(HeaderClaimPrefix+name, v)
+			}
+		}
 	}
 	return h
+}
+
+// claimValue is how a claim travels in a header: a string as it is,
+// anything else as its JSON; absent (or not encodable, or holding line
+// breaks) it is not sent.
+func claimValue(v any) (string, bool) {
+	if v == nil {
+		return "", false
+	}
+	s, ok := v.(string)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", false
+		}
+		s = string(b)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", false
+	}
+	return s, true
 }
 
 // SystemRootsWith returns a TLS config trusting the system roots and the

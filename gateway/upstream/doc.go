@@ -21,7 +21,8 @@
 //     gateway's trusted proxies), X-Forwarded-Proto, X-Forwarded-Host,
 //     Origin, Cookie, User-Agent, Accept-Language, X-Sockgate-Session,
 //     X-Sockgate-Transport, X-Sockgate-User (the verified subject, only for
-//     sessions with an identity), and the headers named in Config.Headers.
+//     sessions with an identity) with X-Sockgate-Claim-<Name> for each claim
+//     named in Config.Claims, and the headers named in Config.Headers.
 //     Nothing else.
 //   - Messages. Each client message is one text frame to the backend, each
 //     text frame from the backend one message to the client. A binary frame

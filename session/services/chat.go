@@ -262,6 +262,9 @@ func (c *Chat) handle(m *member, raw string) {
 // join publishes the join and waits for its delivery, where the replica
 // either welcomes the member or answers nick_taken.
 func (c *Chat) join(m *member, roomName, nick, since string) {
+	if u := m.s.Request().User; u != nil && u.Name != "" {
+		nick = u.Name // a token's name is its holder's only nickname
+	}
 	nick, msg := normalizeNick(nick, c.opts.MaxNick)
 	if msg != "" {
 		sendError(m.s, ErrBadNick, msg)

@@ -3,9 +3,11 @@ package services_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -52,6 +54,12 @@ func TestChatLogsJoinAndLeave(t *testing.T) {
 	ann.send(map[string]string{"type": "leave"})
 	ann.expect("left", "ann")
 
+	// The leave line follows the left event; wait for it a moment.
+	for deadline := time.Now().Add(waitTimeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(fmt.Sprint(logs.lines()), "chat leave") {
+			break
+		}
+	}
 	want := map[string]bool{"chat join": false, "chat leave": false}
 	for _, l := range logs.lines() {
 		msg, _ := l["message"].(string)
