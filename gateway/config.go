@@ -107,6 +107,15 @@ type Config struct {
 	MaxSessions int
 	// MaxSessionsPerIP bounds open sessions per client address (0: none).
 	MaxSessionsPerIP int
+	// MaxConnectionsPerIP bounds the open TCP connections of one client
+	// address, an IPv6 client counted by its /64 (0: no bound). Connections
+	// from TrustedProxies are not counted. One over the bound gets a 503 and
+	// is closed.
+	MaxConnectionsPerIP int
+	// BodyReadTimeout bounds the time a client has to send a request body,
+	// from the end of its headers (DefaultBodyReadTimeout; negative: no
+	// bound). A send whose body is late gets 408 and its connection closes.
+	BodyReadTimeout time.Duration
 	// MaxSessionIDLength bounds server and session ids in URLs (128).
 	MaxSessionIDLength int
 	// ProxyIdleTimeout is the idle timeout of the reverse proxy in front,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +24,19 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxSessionIDLength bounds ids in session URLs.
 	DefaultMaxSessionIDLength = 128
+	// DefaultBodyReadTimeout bounds the reading of a request body when
+	// Config.BodyReadTimeout is zero.
+	DefaultBodyReadTimeout = 10 * time.Second
 	// tcpKeepAlive finds dead peers under idle connections.
 	tcpKeepAlive = 30 * time.Second
+	// readHeaderTimeout bounds the time a client has to send a request's
+	// headers (both listeners).
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes a keep-alive connection with no request for this
+	// long.
+	idleTimeout = 2 * time.Minute
+	// maxHeaderBytes bounds a request's headers.
+	maxHeaderBytes = 64 << 10
 )
 
 // Server is the gateway: an HTTP server with the SockJS services mounted.
@@ -43,6 +55,7 @@ type Server struct {
 	proxies  *proxyPolicy
 	limiter  *sessionLimiter
 	metrics  *metrics
+	sampler  *logSampler // repeated warn lines
 	closeMu  sync.Mutex
 	closed   bool
 }
@@ -61,11 +74,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSessionIDLength <= 0 {
 		cfg.MaxSessionIDLength = DefaultMaxSessionIDLength
 	}
-	cfg.BasePath = strings.TrimSuffix(cfg.BasePath, "/")
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if cfg.Pprof && cfg.AdminAddr == "" {
+		return nil, errors.New("gateway: the profiler needs an admin address: it must not be served on the public listener")
+	}
+	cfg.BasePath = strings.TrimRight(cfg.BasePath, "/")
 	if cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
 		return nil, fmt.Errorf("gateway: base path %q must start with /", cfg.BasePath)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics(), sampler: newLogSampler(logSampleInterval)}
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -90,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 	health := root
 	if cfg.AdminAddr != "" {
 		health = mux.NewRouter()
-		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: 10 * time.Second, ErrorLog: newStdLogger(s.log)}
+		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: newStdLogger(s.log)}
 	}
 	// Exact-path matchers: gorilla/mux path templates cost a regexp per
 	// request, and every request passes these routes.
@@ -112,15 +131,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.http = &http.Server{
 		Handler:           s.observe(s.fastPath(root)),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          newStdLogger(s.log),
 	}
 	s.warnProxyTimeout()
-	if cfg.Pprof && cfg.AdminAddr == "" {
-		s.log.Warn().Msg("the profiler is served on the main listener: set an admin address to keep it private")
-	}
 	return s, nil
 }
 
@@ -229,6 +245,9 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", addr, err)
 	}
+	if s.cfg.MaxConnectionsPerIP > 0 {
+		ln = limitListener{Listener: ln, l: newConnLimiter(s.cfg.MaxConnectionsPerIP, s.proxies, s.connRefused)}
+	}
 	s.ln = ln
 	if s.admin != nil {
 		if s.adminLn, err = lc.Listen(context.Background(), "tcp", s.cfg.AdminAddr); err != nil {
@@ -238,8 +257,17 @@ func (s *Server) Open() error {
 		go s.serve(s.admin, s.adminLn)
 	}
 	go s.serve(s.http, ln)
+	s.warnOpenOrigins(ln.Addr())
 	s.log.Info().Str("addr", ln.Addr().String()).Str("engine", s.cfg.Engine).Msg("gateway listening")
 	return nil
+}
+
+// connRefused counts and logs a connection over MaxConnectionsPerIP.
+func (s *Server) connRefused(peer netip.Addr) {
+	s.metrics.refused(refusedConnsPerIP)
+	s.warnSampled("conn|"+limitKey(peer).String(), "connection refused", func(e *zerolog.Event) *zerolog.Event {
+		return e.Str("client", peer.String()).Str("cause", refusedConnsPerIP)
+	})
 }
 
 func (s *Server) serve(hs *http.Server, ln net.Listener) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -34,6 +35,8 @@ type config struct {
 	maxSessions     int
 	maxSessionsIP   int
 	maxSessionID    int
+	maxConnsIP      int
+	bodyTimeout     time.Duration
 	maxMsgRate      int
 	proxyIdle       time.Duration
 	natsURL         string
@@ -66,6 +69,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ beside /metrics (keep it on a private -admin-addr)")
 	fs.IntVar(&c.maxSessions, "max-sessions", 100000, "open sessions in total before new ones get 503 (0: no bound)")
 	fs.IntVar(&c.maxSessionsIP, "max-sessions-per-ip", 1000, "open sessions per client address before new ones get 503 (0: no bound)")
+	fs.IntVar(&c.maxConnsIP, "max-connections-per-ip", 2000, "open TCP connections per client address (IPv6 by /64) before new ones get 503 and are closed; trusted proxies are not counted (0: no bound)")
+	fs.DurationVar(&c.bodyTimeout, "body-read-timeout", 10*time.Second, "how long a client may take to send a request body (xhr_send, jsonp_send) before it gets 408 and its connection is closed")
 	fs.IntVar(&c.maxSessionID, "max-session-id-length", 128, "longest server or session id accepted in a URL")
 	fs.IntVar(&c.maxMsgRate, "max-messages-per-second", 0, "messages one client may send per second before it is closed with 3009 (0: no bound)")
 	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
@@ -87,7 +92,29 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	return c, nil
+	return c, c.validate()
+}
+
+// usageError is a command line the gateway refuses to start with: the
+// command exits 2 after one line saying why.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// validate refuses settings that would not do what they say: each error
+// is one line naming the flag.
+func (c config) validate() error {
+	if c.bodyTimeout <= 0 {
+		return errors.New("-body-read-timeout must be positive")
+	}
+	if c.pprof && c.adminAddr == "" {
+		return errors.New("-pprof needs -admin-addr: the profiler (and the full command line) must not be served on the public listener")
+	}
+	if c.engine == "sockjs-go" && c.maxMsgRate > 0 {
+		return errors.New("-max-messages-per-second is not supported by -engine sockjs-go: use the native engine or drop the flag")
+	}
+	return nil
 }
 
 // applyEnv sets each flag from SOCKGATE_<NAME> (dashes as underscores)

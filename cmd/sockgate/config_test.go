@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -74,3 +75,33 @@ func TestConformanceAllowsAllOrigins(t *testing.T) {
 }
 
 func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
+
+// Flags the gateway cannot honour safely stop it before it listens: exit 2
+// and one line naming the flag (issue 13, 10a and 6).
+func TestRefusedCommandLines(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-pprof"}, "-pprof needs -admin-addr"},
+		{[]string{"-pprof", "-admin-addr", ""}, "-pprof needs -admin-addr"},
+		{[]string{"-engine", "sockjs-go", "-max-messages-per-second", "5"}, "-max-messages-per-second"},
+		{[]string{"-body-read-timeout", "0s"}, "-body-read-timeout"},
+	} {
+		err := run(append(tc.args, "-addr", "127.0.0.1:0"))
+		if code := exitCode(err); code != 2 {
+			t.Errorf("%v: exit %d (%v), want 2", tc.args, code, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, tc.flag) || strings.Contains(msg, "\n") {
+			t.Errorf("%v: %q, want one line naming %s", tc.args, msg, tc.flag)
+		}
+	}
+	if _, err := parseConfig([]string{"-pprof", "-admin-addr", "127.0.0.1:0"}, env(nil)); err != nil {
+		t.Errorf("-pprof with -admin-addr: %v", err)
+	}
+	if code := exitCode(nil); code != 0 {
+		t.Errorf("exit %d without an error", code)
+	}
+}

@@ -24,19 +24,30 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
+	err := run(os.Args[1:])
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "sockgate:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the command's exit status after run returned err: 0 for
+// none (or -help), 2 for a command line it refuses, 1 for anything else.
+func exitCode(err error) int {
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		return 2
+	}
+	return 1
 }
 
 func run(args []string) error {
 	cfg, err := parseConfig(args, os.Getenv)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -115,20 +126,22 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		base.SockJSURL = cfg.basePath + static.ClientPath
 	}
 	gc := gateway.Config{
-		Addr:               cfg.addr,
-		Engine:             cfg.engine,
-		Logger:             log,
-		ShutdownTimeout:    cfg.shutdownTimeout,
-		Static:             static.Handler(),
-		AllowedOrigins:     splitList(cfg.allowedOrigins),
-		TrustedProxies:     splitList(cfg.trustedProxies),
-		BasePath:           cfg.basePath,
-		AdminAddr:          cfg.adminAddr,
-		Pprof:              cfg.pprof,
-		MaxSessions:        cfg.maxSessions,
-		MaxSessionsPerIP:   cfg.maxSessionsIP,
-		MaxSessionIDLength: cfg.maxSessionID,
-		ProxyIdleTimeout:   cfg.proxyIdle,
+		Addr:                cfg.addr,
+		Engine:              cfg.engine,
+		Logger:              log,
+		ShutdownTimeout:     cfg.shutdownTimeout,
+		Static:              static.Handler(),
+		AllowedOrigins:      splitList(cfg.allowedOrigins),
+		TrustedProxies:      splitList(cfg.trustedProxies),
+		BasePath:            cfg.basePath,
+		AdminAddr:           cfg.adminAddr,
+		Pprof:               cfg.pprof,
+		MaxSessions:         cfg.maxSessions,
+		MaxSessionsPerIP:    cfg.maxSessionsIP,
+		MaxSessionIDLength:  cfg.maxSessionID,
+		MaxConnectionsPerIP: cfg.maxConnsIP,
+		BodyReadTimeout:     cfg.bodyTimeout,
+		ProxyIdleTimeout:    cfg.proxyIdle,
 	}
 	if cfg.conformance {
 		gc.Services = conformanceServices(base)
