@@ -56,7 +56,9 @@ type Service struct {
 	// DisabledTransports lists transport names (see Transport*) to refuse.
 	DisabledTransports []string
 	// SockJSURL is the sockjs-client script the iframe page loads; the
-	// default is the pinned build the gateway serves itself.
+	// default is the pinned build the gateway serves itself: under the
+	// service prefix (<base path><prefix>/sockjs.min.js) with
+	// Config.ClientScript, else DefaultSockJSURL.
 	SockJSURL string
 	// MaxMessageBytes bounds one incoming message and one xhr_send or
 	// jsonp_send body (DefaultMaxMessageBytes). Over it a websocket closes
@@ -83,6 +85,12 @@ type Config struct {
 	// Static, when set, serves everything outside the services (the chat
 	// page at "/").
 	Static http.Handler
+	// ClientScript, when set, serves the pinned sockjs-client build. Every
+	// service then serves it at <prefix>/sockjs.min.js too, and an iframe
+	// page whose Service.SockJSURL is empty loads it from there, so the
+	// iframe transports work where only the service prefix is proxied to
+	// the gateway.
+	ClientScript http.Handler
 	// ShutdownTimeout bounds Close, the drain included (10s).
 	ShutdownTimeout time.Duration
 	// AllowedOrigins lists the browser origins that may connect: exact

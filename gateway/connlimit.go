@@ -47,11 +47,11 @@ func limitKey(a netip.Addr) netip.Addr {
 // limitKey) and refuses those over max. Connections from trusted proxies
 // are not counted: every client behind one shares its address.
 type connLimiter struct {
-	max     int
-	proxies *proxyPolicy
+	max      int
+	proxies  *proxyPolicy
 	onRefuse func(peer netip.Addr)
-	mu      sync.Mutex
-	open    map[netip.Addr]int
+	mu       sync.Mutex
+	open     map[netip.Addr]int
 }
 
 func newConnLimiter(max int, proxies *proxyPolicy, onRefuse func(netip.Addr)) *connLimiter {

@@ -37,6 +37,9 @@ const (
 	idleTimeout = 2 * time.Minute
 	// maxHeaderBytes bounds a request's headers.
 	maxHeaderBytes = 64 << 10
+	// clientScriptPath is where, under each service prefix, the gateway
+	// serves Config.ClientScript.
+	clientScriptPath = "/sockjs.min.js"
 )
 
 // Server is the gateway: an HTTP server with the SockJS services mounted.
@@ -166,6 +169,12 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 	if (sc.Handler == nil) == (sc.Events == nil) {
 		return fmt.Errorf("gateway: service %q needs exactly one of Handler and Events", sc.Prefix)
 	}
+	if s.cfg.ClientScript != nil {
+		if sc.SockJSURL == "" {
+			sc.SockJSURL = s.cfg.BasePath + sc.Prefix + clientScriptPath
+		}
+		app.MatcherFunc(exactPath(sc.Prefix + clientScriptPath)).Handler(routeLabel("client_script", s.cfg.ClientScript))
+	}
 	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {
 		h = routeLabel("compat", newCompatService(sc, s.log))
@@ -204,8 +213,11 @@ func (s *Server) fastPath(next http.Handler) http.Handler {
 		}
 		for _, svc := range s.services {
 			if p := svc.prefix; strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') && !s.ownedByHealth(p) {
-				svc.serve(w, r, path[len(p):])
-				return
+				if rest := path[len(p):]; rest != clientScriptPath || s.cfg.ClientScript == nil {
+					svc.serve(w, r, rest)
+					return
+				}
+				break // the routers serve the client script
 			}
 		}
 		next.ServeHTTP(w, r)

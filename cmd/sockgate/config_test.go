@@ -1,11 +1,16 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/session/cluster"
 )
 
 func env(m map[string]string) func(string) string {
@@ -103,5 +108,33 @@ func TestRefusedCommandLines(t *testing.T) {
 	}
 	if code := exitCode(nil); code != 0 {
 		t.Errorf("exit %d without an error", code)
+	}
+}
+
+// -base-path with a trailing slash serves the iframe page with a script URL
+// under the service prefix, without "//", and that URL serves the pinned
+// client (issue 13.7).
+func TestBasePathTrailingSlashIframe(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-base-path", "/sg/", "-addr", "127.0.0.1:0"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(gatewayConfig(c, testLogger(t), cluster.Local()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w
+	}
+	page := get("/sg/echo/iframe.html").Body.String()
+	const want = `<script src="/sg/echo/sockjs.min.js"></script>`
+	if !strings.Contains(page, want) {
+		t.Fatalf("iframe page lacks %s:\n%s", want, page)
+	}
+	if w := get("/sg/echo/sockjs.min.js"); w.Code != http.StatusOK || w.Body.Len() < 10000 {
+		t.Errorf("GET /sg/echo/sockjs.min.js: %d, %d bytes", w.Code, w.Body.Len())
 	}
 }

@@ -122,15 +122,13 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		MaxQueueBytes:        cfg.maxQueueBytes,
 		MaxMessagesPerSecond: cfg.maxMsgRate,
 	}
-	if base.SockJSURL == "" {
-		base.SockJSURL = cfg.basePath + static.ClientPath
-	}
 	gc := gateway.Config{
 		Addr:                cfg.addr,
 		Engine:              cfg.engine,
 		Logger:              log,
 		ShutdownTimeout:     cfg.shutdownTimeout,
 		Static:              static.Handler(),
+		ClientScript:        static.Client(),
 		AllowedOrigins:      splitList(cfg.allowedOrigins),
 		TrustedProxies:      splitList(cfg.trustedProxies),
 		BasePath:            cfg.basePath,
