@@ -177,7 +177,7 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 	}
 	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {
-		h = routeLabel("compat", newCompatService(sc, s.log))
+		h = routeLabel("compat", newCompatService(sc, s))
 	} else {
 		svc := newService(sc, s)
 		s.services = append(s.services, svc)
