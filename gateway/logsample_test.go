@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -100,6 +101,35 @@ func TestLimitKey(t *testing.T) {
 	} {
 		if got := limitKey(netip.MustParseAddr(in)); got.String() != want {
 			t.Errorf("limitKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestWarnOpenOrigins: own-host origin mode listening beyond loopback is
+// warned about (DNS rebinding), loopback or an allowed-origins list is not
+// (issue 13, 10c).
+func TestWarnOpenOrigins(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ip      string
+		origins []string
+		warn    bool
+	}{
+		{"0.0.0.0", nil, true},
+		{"::", nil, true},
+		{"192.0.2.10", nil, true},
+		{"127.0.0.1", nil, false},
+		{"::1", nil, false},
+		{"0.0.0.0", []string{"https://app.example.com"}, false},
+	} {
+		var buf bytes.Buffer
+		s, err := New(Config{AllowedOrigins: tc.origins, Logger: zerolog.New(&buf), Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.warnOpenOrigins(&net.TCPAddr{IP: net.ParseIP(tc.ip), Port: 8080})
+		if got := strings.Contains(buf.String(), "DNS rebinding"); got != tc.warn {
+			t.Errorf("%s, origins %v: warned %v, want %v", tc.ip, tc.origins, got, tc.warn)
 		}
 	}
 }
