@@ -20,15 +20,20 @@ import (
 const compatStartGrace = 2 * time.Second
 
 // newCompatService serves sc with the compat engine (igm/sockjs-go), behind
-// the gateway's origin policy and session limits, which sockjs-go has no
-// equivalent for. Options it cannot honour (the message and queue bounds)
-// do not apply there; cmd/sockgate refuses a rate limit with it.
+// the gateway's origin policy, session limits and send-body bound, which
+// sockjs-go has no equivalent for. Options it cannot honour (the websocket
+// message and queue bounds) do not apply there; cmd/sockgate refuses a rate
+// limit with it.
 func newCompatService(sc Service, s *Server) http.Handler {
 	url := sc.SockJSURL
 	if url == "" {
 		url = DefaultSockJSURL
 	}
-	cs := &compatFront{srv: s, prefix: sc.Prefix, live: make(map[string]*compatSession)}
+	maxBody := sc.MaxMessageBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxMessageBytes
+	}
+	cs := &compatFront{srv: s, prefix: sc.Prefix, maxBody: int64(maxBody), live: make(map[string]*compatSession)}
 	cs.next = compat.New(compat.Options{
 		Prefix:             sc.Prefix,
 		HeartbeatDelay:     sc.HeartbeatDelay,
@@ -60,11 +65,12 @@ func handlerOf(sc Service) session.Handler {
 // session ends, or, if no session started for it, compatStartGrace after
 // the request.
 type compatFront struct {
-	srv    *Server
-	prefix string
-	next   http.Handler
-	mu     sync.Mutex
-	live   map[string]*compatSession // by session id
+	srv     *Server
+	prefix  string
+	maxBody int64 // Service.MaxMessageBytes, for send bodies
+	next    http.Handler
+	mu      sync.Mutex
+	live    map[string]*compatSession // by session id
 }
 
 // compatSession is the place one session id holds in the limiter.
@@ -77,6 +83,7 @@ type compatSession struct {
 type compatRoute struct {
 	checked   bool   // subject to the origin policy
 	noOrigin  bool   // a GET browsers send without Origin (jsonp, htmlfile)
+	send      bool   // xhr_send or jsonp_send: a body of messages
 	receiving string // the session id a receiving request may create
 	raw       bool   // the raw websocket: one session per request
 }
@@ -100,6 +107,8 @@ func compatRouteOf(rest string) compatRoute {
 		rt.receiving = parts[1]
 	case "xhr", "xhr_streaming", "eventsource", "websocket":
 		rt.receiving = parts[1]
+	case "xhr_send", "jsonp_send":
+		rt.send = true
 	}
 	return rt
 }
@@ -117,6 +126,15 @@ func (cs *compatFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case rt.send:
+		// sockjs-go reads a send body whole, with no bound.
+		if r.ContentLength > cs.maxBody {
+			cs.srv.metrics.refused(refusedTooLarge)
+			w.Header().Set("Connection", "close")
+			writeText(w, http.StatusRequestEntityTooLarge, "Payload too large.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, cs.maxBody)
 	case rt.raw:
 		ip, ok := cs.admit(w, r)
 		if !ok {

@@ -94,3 +94,18 @@ func TestCompatSessionsPerIP(t *testing.T) {
 		t.Error("a websocket beside s5 was let in")
 	}
 }
+
+// With -engine sockjs-go a send body over -max-message-bytes gets 413
+// before sockjs-go reads it whole.
+func TestCompatSendBodyBound(t *testing.T) {
+	t.Parallel()
+	cfg := compatConfig()
+	cfg.Services[0].MaxMessageBytes = 1024
+	srv := startGateway(t, cfg)
+	u := srv.URL() + "/echo/000/b1/"
+	do(t, http.MethodPost, u+"xhr", nil, "").want(t, http.StatusOK, "o\n")
+	big := `["` + strings.Repeat("x", 2000) + `"]`
+	do(t, http.MethodPost, u+"xhr_send", nil, big).want(t, http.StatusRequestEntityTooLarge, "Payload too large.")
+	do(t, http.MethodPost, u+"jsonp_send", nil, big).want(t, http.StatusRequestEntityTooLarge, "Payload too large.")
+	do(t, http.MethodPost, u+"xhr_send", nil, `["small"]`).want(t, http.StatusNoContent, "")
+}
