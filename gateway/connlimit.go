@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -11,13 +12,19 @@ import (
 
 // Refusal causes of the edge, beside those in metrics.go.
 const (
-	refusedConnsPerIP = "connections_per_ip"
-	refusedBodyTimout = "body_timeout"
+	refusedConnsPerIP  = "connections_per_ip"
+	refusedBodyTimeout = "body_timeout"
 )
 
-// connRefusalTimeout bounds the write of the 503 a connection over the
-// per-address bound gets before it is closed.
-const connRefusalTimeout = time.Second
+// A connection over the per-address bound gets a 503 and is closed; these
+// bound what that costs.
+const (
+	// connRefusalTimeout bounds the write of the 503 and the read of what
+	// the client sent meanwhile.
+	connRefusalTimeout = time.Second
+	// connRefusalDrain bounds the bytes read from the client before closing.
+	connRefusalDrain = 64 << 10
+)
 
 // connRefusal is what a connection over the per-address bound reads before
 // the gateway closes it: a whole HTTP answer, so a browser or a load
@@ -115,12 +122,17 @@ func (ll limitListener) Accept() (net.Conn, error) {
 }
 
 // refuseConn answers a connection over the bound with a 503 and closes it.
+// It reads what the client sent (up to connRefusalDrain, within
+// connRefusalTimeout) before closing: closing with unread bytes would
+// reset the connection, and the client could lose the answer.
 func refuseConn(c net.Conn) {
-	_ = c.SetWriteDeadline(time.Now().Add(connRefusalTimeout))
+	deadline := time.Now().Add(connRefusalTimeout)
+	_ = c.SetDeadline(deadline)
 	_, _ = c.Write([]byte(connRefusal))
 	if tc, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
 	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, connRefusalDrain))
 	_ = c.Close()
 }
 

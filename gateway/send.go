@@ -54,7 +54,7 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// The connection cannot carry another request: what is left
 			// of this body would be read as one.
-			svc.srv.metrics.refused(refusedBodyTimout)
+			svc.srv.metrics.refused(refusedBodyTimeout)
 			w.Header().Set("Connection", "close")
 			writeText(w, http.StatusRequestTimeout, "Request body not received in time.")
 			return false

@@ -126,8 +126,38 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 		defer c.Close()
 		return tryInfo(c, addr) == http.StatusOK
 	})
-	if got := metric(t, srv.URL()+"/metrics", `sockgate_refusals_total{cause="connections_per_ip"}`); got < 1 {
+	// 127.0.0.1 may still be at its bound: read the metrics from 127.0.0.2.
+	c := dialFrom(t, "127.0.0.2", addr)
+	_ = c.SetDeadline(time.Now().Add(waitTimeout))
+	_, _ = io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+	resp, err = http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	exposition, _ := io.ReadAll(resp.Body)
+	if got := sampleValue(string(exposition), `sockgate_refusals_total{cause="connections_per_ip"}`); got < 1 {
 		t.Errorf("connections_per_ip refusals: %v, want at least 1", got)
+	}
+}
+
+// Connections from a trusted proxy are not counted: every client behind it
+// shares its address, and the per-client limits apply to the forwarded
+// address instead.
+func TestMaxConnectionsPerIPTrustedProxy(t *testing.T) {
+	t.Parallel()
+	srv := startGateway(t, gateway.Config{
+		MaxConnectionsPerIP: 1,
+		TrustedProxies:      []string{"127.0.0.1/32"},
+		Services:            []gateway.Service{echoService("/echo")},
+	})
+	addr := srv.Addr().String()
+	for range 3 {
+		infoOn(t, dialFrom(t, "127.0.0.1", addr), addr, http.StatusOK)
+	}
+	infoOn(t, dialFrom(t, "127.0.0.2", addr), addr, http.StatusOK)
+	over := dialFrom(t, "127.0.0.2", addr)
+	if got := tryInfo(over, addr); got != http.StatusServiceUnavailable {
+		t.Errorf("second connection from 127.0.0.2 (not a proxy): %d, want 503", got)
 	}
 }
 
