@@ -118,7 +118,8 @@ type Config struct {
 	// MaxConnectionsPerIP bounds the open TCP connections of one client
 	// address, an IPv6 client counted by its /64 (0: no bound). Connections
 	// from TrustedProxies are not counted. One over the bound gets a 503 and
-	// is closed.
+	// is closed. It applies to the listener Open binds, not to Handler
+	// embedded elsewhere.
 	MaxConnectionsPerIP int
 	// BodyReadTimeout bounds the time a client has to send a request body,
 	// from the end of its headers (DefaultBodyReadTimeout; negative: no
