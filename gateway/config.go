@@ -59,7 +59,8 @@ type Service struct {
 	// DisabledTransports lists transport names (see Transport*) to refuse.
 	DisabledTransports []string
 	// SockJSURL is the sockjs-client script the iframe page loads; the
-	// default is the pinned build the gateway serves itself.
+	// default is the pinned build the gateway serves itself: under the
+	// service prefix (<base path><prefix>/sockjs.min.js).
 	SockJSURL string
 	// MaxMessageBytes bounds one incoming message and one xhr_send or
 	// jsonp_send body (DefaultMaxMessageBytes). Over it a websocket closes
@@ -88,6 +89,13 @@ type Config struct {
 	// Static, when set, serves everything outside the services (the chat
 	// page at "/").
 	Static http.Handler
+	// ClientScript serves the sockjs-client build (static.Client(), the
+	// pinned build embedded in this module, when nil). Every service
+	// serves it at <prefix>/sockjs.min.js, and an iframe page whose
+	// Service.SockJSURL is empty loads it from there, so the iframe
+	// transports work without Config.Static and where only the service
+	// prefix is proxied to the gateway.
+	ClientScript http.Handler
 	// ShutdownTimeout bounds Close, the drain included (10s).
 	ShutdownTimeout time.Duration
 	// AllowedOrigins lists the browser origins that may connect: exact
@@ -113,6 +121,16 @@ type Config struct {
 	// MaxSessionsPerIP bounds open sessions per client address
 	// (DefaultMaxSessionsPerIP when zero, no bound when Unlimited).
 	MaxSessionsPerIP int
+	// MaxConnectionsPerIP bounds the open TCP connections of one client
+	// address, an IPv6 client counted by its /64 (0: no bound). Connections
+	// from TrustedProxies are not counted. One over the bound gets a 503 and
+	// is closed. It applies to the listener Open binds, not to Handler
+	// embedded elsewhere.
+	MaxConnectionsPerIP int
+	// BodyReadTimeout bounds the time a client has to send a request body,
+	// from the end of its headers (DefaultBodyReadTimeout; negative: no
+	// bound). A send whose body is late gets 408 and its connection closes.
+	BodyReadTimeout time.Duration
 	// MaxSessionIDLength bounds server and session ids in URLs (128).
 	MaxSessionIDLength int
 	// QuietSessions turns off the info log lines written when each session

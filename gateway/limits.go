@@ -6,8 +6,9 @@ import (
 	"sync/atomic"
 )
 
-// sessionLimiter bounds sessions in total and per client address, across
-// every service of a gateway. Zero bounds mean unlimited.
+// sessionLimiter bounds sessions in total and per client address (an IPv6
+// client by its /64, see limitKey), across every service of a gateway. Zero
+// bounds mean unlimited.
 type sessionLimiter struct {
 	maxTotal, maxPerIP int
 	total              atomic.Int64
@@ -29,6 +30,7 @@ func (l *sessionLimiter) acquire(ip netip.Addr) (cause string, ok bool) {
 	if l.maxPerIP <= 0 {
 		return "", true
 	}
+	ip = limitKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.perIP[ip] >= l.maxPerIP {
@@ -45,6 +47,7 @@ func (l *sessionLimiter) release(ip netip.Addr) {
 	if l.maxPerIP <= 0 {
 		return
 	}
+	ip = limitKey(ip)
 	l.mu.Lock()
 	if n := l.perIP[ip] - 1; n > 0 {
 		l.perIP[ip] = n

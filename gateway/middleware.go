@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bufio"
+	"io"
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -69,22 +71,31 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			r.Close = true
 			w.Header().Set("Connection", "close")
 		}
+		if r.ContentLength != 0 && s.cfg.BodyReadTimeout > 0 {
+			s.boundBody(w, r)
+		}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		s.metrics.request(sw.route, sw.status)
-		level := zerolog.DebugLevel
 		if sw.status >= 500 {
-			level = zerolog.WarnLevel
-		}
-		if s.log.GetLevel() > level {
+			s.warnSampled("status|"+sw.route+"|"+strconv.Itoa(sw.status), "request", func(e *zerolog.Event) *zerolog.Event {
+				return s.requestFields(e, r, sw, start)
+			})
 			return
 		}
-		s.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).Str("route", sw.route).
-			Int("status", sw.status).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
-			Str("client", s.proxies.clientIP(r).String()).Msg("request")
+		if s.log.GetLevel() <= zerolog.DebugLevel {
+			s.requestFields(s.log.Debug(), r, sw, start).Msg("request")
+		}
 	})
+}
+
+// requestFields adds what a request log line says about r.
+func (s *Server) requestFields(e *zerolog.Event, r *http.Request, sw *statusWriter, start time.Time) *zerolog.Event {
+	return e.Str("method", r.Method).Str("path", r.URL.Path).Str("route", sw.route).
+		Int("status", sw.status).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
+		Str("client", s.proxies.clientIP(r).String())
 }
 
 // setRoute names the route of a request for the metrics.
@@ -119,4 +130,36 @@ func trimNewline(p []byte) []byte {
 		p = p[:len(p)-1]
 	}
 	return p
+}
+
+// boundBody gives the client of r BodyReadTimeout to send its whole body: a
+// read deadline on the connection, lifted once the body has been read to its
+// end. It bounds the handler's reads and the ones net/http makes itself to
+// drain an unread body before answering, so a client that declares a body
+// and sends it slowly, or not at all, cannot hold the connection: the read
+// fails, and the handler answers 408 (see deliver) on a connection that
+// then closes.
+func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)); err != nil {
+		return // HTTP/2: its own flow control and timeouts
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+}
+
+// deadlineBody lifts the read deadline of boundBody once its body is read
+// to the end.
+type deadlineBody struct {
+	io.ReadCloser
+	lift   func()
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.lifted {
+		b.lifted = true
+		b.lift()
+	}
+	return n, err
 }

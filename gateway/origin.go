@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/rs/zerolog"
 )
 
 // originPolicy decides which browser origins may use the gateway. With no
@@ -76,8 +80,8 @@ func (p *originPolicy) allowed(origin, host string) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, host) {
-		return true // same host
+	if strings.EqualFold(u.Host, host) && (u.Scheme == "http" || u.Scheme == "https") {
+		return true // same host, from a web page (not foo://host)
 	}
 	name := u.Hostname()
 	if p.hosts[name] {
@@ -89,4 +93,75 @@ func (p *originPolicy) allowed(origin, host string) bool {
 		}
 	}
 	return false
+}
+
+// crossSiteAllowed decides a request that carries no Origin (the GETs of
+// jsonp-polling and htmlfile, script tags and iframes) by the Fetch
+// Metadata and Referer a browser sends instead, for the gateway reached as
+// host. A page the policy does not allow may not read it:
+//   - Sec-Fetch-Site same-origin or none (typed in, a bookmark): allowed;
+//   - same-site or cross-site: allowed only when the Referer's origin is
+//     (without a Referer the reading page is unknown: refused);
+//   - no Sec-Fetch-Site (browsers before 2020): the Referer's origin
+//     decides when there is one; with neither header, allowed, as before.
+//
+// It returns the origin it refused, for the log.
+func (p *originPolicy) crossSiteAllowed(r *http.Request, host string) (refused string, ok bool) {
+	if p.any {
+		return "", true
+	}
+	site := strings.ToLower(r.Header.Get("Sec-Fetch-Site"))
+	switch site {
+	case "same-origin", "none":
+		return "", true
+	}
+	from := refererOrigin(r.Header.Get("Referer"))
+	if from == "" {
+		if site == "" {
+			return "", true
+		}
+		return "referer:none", false
+	}
+	if p.allowed(from, host) {
+		return "", true
+	}
+	return from, false
+}
+
+// refererOrigin is the scheme://host[:port] of a Referer, or "" when there
+// is none or it is not an absolute http(s) URL.
+func refererOrigin(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// refuseOrigin answers 403 to a request from a page the origin policy does
+// not allow, counts it and logs it (once per origin per logSampleInterval).
+func (s *Server) refuseOrigin(w http.ResponseWriter, r *http.Request, origin string) {
+	s.metrics.refused(refusedOrigin)
+	s.warnSampled("origin|"+origin, "origin refused", func(e *zerolog.Event) *zerolog.Event {
+		return e.Str("origin", origin).Str("path", r.URL.Path).Str("client", s.proxies.clientIP(r).String())
+	})
+	writeText(w, http.StatusForbidden, "Origin not allowed.")
+}
+
+// warnOpenOrigins warns when the gateway listens beyond loopback in
+// own-host origin mode: that mode believes the Host header, which a DNS
+// rebinding attack controls.
+func (s *Server) warnOpenOrigins(addr net.Addr) {
+	if len(s.cfg.AllowedOrigins) > 0 {
+		return
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if ok && tcp.IP.IsLoopback() {
+		return
+	}
+	s.log.Warn().Str("addr", addr.String()).
+		Msg("listening beyond loopback without allowed origins: the own-host origin check trusts the Host header (DNS rebinding); set allowed origins")
 }

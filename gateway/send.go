@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 
 	"github.com/sockgate/sockgate/session"
 )
@@ -51,6 +52,14 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 		if errors.As(err, &tooBig) {
 			svc.srv.metrics.refused(refusedTooLarge)
 			writeText(w, http.StatusRequestEntityTooLarge, "Payload too large.")
+			return false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection cannot carry another request: what is left
+			// of this body would be read as one.
+			svc.srv.metrics.refused(refusedBodyTimeout)
+			w.Header().Set("Connection", "close")
+			writeText(w, http.StatusRequestTimeout, "Request body not received in time.")
 			return false
 		}
 		writeText(w, http.StatusBadRequest, "Could not read the request body.")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/static"
 )
 
 // Defaults of Config.
@@ -23,8 +25,22 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxSessionIDLength bounds ids in session URLs.
 	DefaultMaxSessionIDLength = 128
+	// DefaultBodyReadTimeout bounds the reading of a request body when
+	// Config.BodyReadTimeout is zero.
+	DefaultBodyReadTimeout = 10 * time.Second
 	// tcpKeepAlive finds dead peers under idle connections.
 	tcpKeepAlive = 30 * time.Second
+	// readHeaderTimeout bounds the time a client has to send a request's
+	// headers (both listeners).
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes a keep-alive connection with no request for this
+	// long.
+	idleTimeout = 2 * time.Minute
+	// maxHeaderBytes bounds a request's headers.
+	maxHeaderBytes = 64 << 10
+	// clientScriptPath is where, under each service prefix, the gateway
+	// serves Config.ClientScript.
+	clientScriptPath = "/sockjs.min.js"
 )
 
 // Server is the gateway: an HTTP server with the SockJS services mounted.
@@ -43,6 +59,7 @@ type Server struct {
 	proxies  *proxyPolicy
 	limiter  *sessionLimiter
 	metrics  *metrics
+	sampler  *logSampler // repeated warn lines
 	closeMu  sync.Mutex
 	closed   bool
 }
@@ -64,14 +81,23 @@ func New(cfg Config) (*Server, error) {
 	if err := checkIdentity(&cfg); err != nil {
 		return nil, err
 	}
-	cfg.BasePath = strings.TrimSuffix(cfg.BasePath, "/")
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if cfg.ClientScript == nil {
+		cfg.ClientScript = static.Client()
+	}
+	if cfg.Pprof && cfg.AdminAddr == "" {
+		return nil, errors.New("gateway: the profiler needs an admin address: it must not be served on the public listener")
+	}
+	cfg.BasePath = strings.TrimRight(cfg.BasePath, "/")
 	if cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
 		return nil, fmt.Errorf("gateway: base path %q must start with /", cfg.BasePath)
 	}
 	cfg.Logger = loggerOrStderr(cfg.Logger)
 	cfg.MaxSessions = limit(cfg.MaxSessions, DefaultMaxSessions)
 	cfg.MaxSessionsPerIP = limit(cfg.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
-	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics(), sampler: newLogSampler(logSampleInterval)}
 	for _, c := range cfg.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: registering a collector: %w", err)
@@ -101,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	health := root
 	if cfg.AdminAddr != "" {
 		health = mux.NewRouter()
-		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: 10 * time.Second, ErrorLog: newStdLogger(s.log)}
+		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: newStdLogger(s.log)}
 	}
 	// Exact-path matchers: gorilla/mux path templates cost a regexp per
 	// request, and every request passes these routes.
@@ -126,15 +152,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.http = &http.Server{
 		Handler:           s.observe(s.fastPath(root)),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          newStdLogger(s.log),
 	}
 	s.warnProxyTimeout()
-	if cfg.Pprof && cfg.AdminAddr == "" {
-		s.log.Warn().Msg("the profiler is served on the main listener: set an admin address to keep it private")
-	}
 	return s, nil
 }
 
@@ -164,9 +187,15 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 	if (sc.Handler == nil) == (sc.Events == nil) {
 		return fmt.Errorf("gateway: service %q needs exactly one of Handler and Events", sc.Prefix)
 	}
+	if s.cfg.ClientScript != nil {
+		if sc.SockJSURL == "" {
+			sc.SockJSURL = s.cfg.BasePath + sc.Prefix + clientScriptPath
+		}
+		app.MatcherFunc(exactPath(sc.Prefix + clientScriptPath)).Handler(routeLabel("client_script", s.cfg.ClientScript))
+	}
 	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {
-		h = routeLabel("compat", newCompatService(sc, s.log))
+		h = routeLabel("compat", newCompatService(sc, s))
 	} else {
 		svc := newService(sc, s)
 		s.services = append(s.services, svc)
@@ -202,8 +231,11 @@ func (s *Server) fastPath(next http.Handler) http.Handler {
 		}
 		for _, svc := range s.services {
 			if p := svc.prefix; strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') && !s.ownedByHealth(p) {
-				svc.serve(w, r, path[len(p):])
-				return
+				if rest := path[len(p):]; rest != clientScriptPath || s.cfg.ClientScript == nil {
+					svc.serve(w, r, rest)
+					return
+				}
+				break // the routers serve the client script
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -243,6 +275,9 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", addr, err)
 	}
+	if s.cfg.MaxConnectionsPerIP > 0 {
+		ln = limitListener{Listener: ln, l: newConnLimiter(s.cfg.MaxConnectionsPerIP, s.proxies, s.connRefused)}
+	}
 	s.ln = ln
 	if s.admin != nil {
 		if s.adminLn, err = lc.Listen(context.Background(), "tcp", s.cfg.AdminAddr); err != nil {
@@ -252,8 +287,17 @@ func (s *Server) Open() error {
 		go s.serve(s.admin, s.adminLn)
 	}
 	go s.serve(s.http, ln)
+	s.warnOpenOrigins(ln.Addr())
 	s.logListening()
 	return nil
+}
+
+// connRefused counts and logs a connection over MaxConnectionsPerIP.
+func (s *Server) connRefused(peer netip.Addr) {
+	s.metrics.refused(refusedConnsPerIP)
+	s.warnSampled("conn|"+limitKey(peer).String(), "connection refused", func(e *zerolog.Event) *zerolog.Event {
+		return e.Str("client", peer.String()).Str("cause", refusedConnsPerIP)
+	})
 }
 
 func (s *Server) serve(hs *http.Server, ln net.Listener) {

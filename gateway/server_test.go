@@ -149,11 +149,11 @@ func TestProxyIdleTimeoutWarning(t *testing.T) {
 }
 
 // TestPprofRoutes: the profiler is served only when asked for, beside
-// /metrics, and the service routes still work beside it.
+// /metrics on the admin listener, never on the main one.
 func TestPprofRoutes(t *testing.T) {
 	t.Parallel()
 	for _, on := range []bool{false, true} {
-		s, err := New(Config{Pprof: on, Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+		s, err := New(Config{Pprof: on, AdminAddr: "127.0.0.1:0", Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,8 +162,13 @@ func TestPprofRoutes(t *testing.T) {
 			want = http.StatusOK
 		}
 		for _, p := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
-			if w := serve(s, http.MethodGet, p); w.Code != want {
-				t.Errorf("pprof %v: GET %s: %d, want %d", on, p, w.Code, want)
+			w := httptest.NewRecorder()
+			s.admin.Handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, p, nil))
+			if w.Code != want {
+				t.Errorf("pprof %v: admin GET %s: %d, want %d", on, p, w.Code, want)
+			}
+			if w := serve(s, http.MethodGet, p); w.Code != http.StatusNotFound {
+				t.Errorf("pprof %v: main GET %s: %d, want 404", on, p, w.Code)
 			}
 		}
 		if w := serve(s, http.MethodGet, "/echo/info"); w.Code != http.StatusOK {
@@ -202,16 +207,13 @@ func TestFastPathKeepsHealthRoutes(t *testing.T) {
 	}
 }
 
-// TestPprofWarning: the profiler on the main listener is warned about.
-func TestPprofWarning(t *testing.T) {
+// TestPprofNeedsAdmin: the profiler (and the full command line it shows)
+// is never served on the public listener: New refuses it without an admin
+// address.
+func TestPprofNeedsAdmin(t *testing.T) {
 	t.Parallel()
-	for _, admin := range []string{"", "127.0.0.1:0"} {
-		var buf bytes.Buffer
-		if _, err := New(Config{Pprof: true, AdminAddr: admin, Logger: zerolog.New(&buf), Services: []Service{{Prefix: "/echo", Handler: nopHandler}}}); err != nil {
-			t.Fatal(err)
-		}
-		if warned := strings.Contains(buf.String(), "profiler is served on the main listener"); warned != (admin == "") {
-			t.Errorf("admin address %q: warned = %v", admin, warned)
-		}
+	_, err := New(Config{Pprof: true, Services: []Service{{Prefix: "/echo", Handler: nopHandler}}})
+	if err == nil || !strings.Contains(err.Error(), "admin address") {
+		t.Fatalf("New with the profiler and no admin address: %v, want a refusal", err)
 	}
 }

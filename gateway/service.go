@@ -98,18 +98,21 @@ type transportRoute struct {
 	allow  string // the Allow header: methods served
 	method string // the one method that carries the transport
 	cors   bool   // OPTIONS preflight answered
-	serve  func(svc *service, w http.ResponseWriter, r *http.Request, sid string)
+	// noOrigin: browsers send this transport's GET without an Origin (a
+	// script tag, an iframe), so Fetch Metadata and Referer stand in.
+	noOrigin bool
+	serve    func(svc *service, w http.ResponseWriter, r *http.Request, sid string)
 }
 
 var transportRoutes = map[string]transportRoute{
-	"websocket":     {TransportWebsocket, "GET", http.MethodGet, false, (*service).serveWebsocket},
-	"xhr":           {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, (*service).serveXHR},
-	"xhr_send":      {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, (*service).serveXHRSend},
-	"xhr_streaming": {TransportXHRStreaming, "OPTIONS, POST", http.MethodPost, true, (*service).serveXHRStreaming},
-	"eventsource":   {TransportEventSource, "GET", http.MethodGet, false, (*service).serveEventSource},
-	"htmlfile":      {TransportHTMLFile, "GET", http.MethodGet, false, (*service).serveHTMLFile},
-	"jsonp":         {TransportJSONP, "GET", http.MethodGet, false, (*service).serveJSONP},
-	"jsonp_send":    {TransportJSONP, "POST", http.MethodPost, false, (*service).serveJSONPSend},
+	"websocket":     {TransportWebsocket, "GET", http.MethodGet, false, false, (*service).serveWebsocket},
+	"xhr":           {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHR},
+	"xhr_send":      {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRSend},
+	"xhr_streaming": {TransportXHRStreaming, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRStreaming},
+	"eventsource":   {TransportEventSource, "GET", http.MethodGet, false, false, (*service).serveEventSource},
+	"htmlfile":      {TransportHTMLFile, "GET", http.MethodGet, false, true, (*service).serveHTMLFile},
+	"jsonp":         {TransportJSONP, "GET", http.MethodGet, false, true, (*service).serveJSONP},
+	"jsonp_send":    {TransportJSONP, "POST", http.MethodPost, false, false, (*service).serveJSONPSend},
 }
 
 // ServeHTTP routes a request under the service prefix.
@@ -166,6 +169,12 @@ func (svc *service) serveSession(w http.ResponseWriter, r *http.Request, sp sess
 	if !svc.checkOrigin(w, r) {
 		return
 	}
+	if route.noOrigin && r.Header.Get("Origin") == "" {
+		if from, ok := svc.srv.origins.crossSiteAllowed(r, svc.srv.proxies.host(r)); !ok {
+			svc.srv.refuseOrigin(w, r, from)
+			return
+		}
+	}
 	switch {
 	case r.Method == route.method:
 		route.serve(svc, w, r, sp.session)
@@ -183,10 +192,7 @@ func (svc *service) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	if svc.srv.origins.allowed(origin, svc.srv.proxies.host(r)) {
 		return true
 	}
-	svc.srv.metrics.refused(refusedOrigin)
-	svc.log.Warn().Str("origin", origin).Str("path", r.URL.Path).
-		Str("client", svc.srv.proxies.clientIP(r).String()).Msg("origin refused")
-	writeText(w, http.StatusForbidden, "Origin not allowed.")
+	svc.srv.refuseOrigin(w, r, origin)
 	return false
 }
 
@@ -213,7 +219,9 @@ func (svc *service) admit(r *http.Request) (netip.Addr, error) {
 	ip := svc.srv.proxies.clientIP(r)
 	if cause, ok := svc.srv.limiter.acquire(ip); !ok {
 		svc.srv.metrics.refused(cause)
-		svc.log.Warn().Str("client", ip.String()).Str("cause", cause).Msg("session refused")
+		svc.srv.warnSampled("session|"+cause+"|"+limitKey(ip).String(), "session refused", func(e *zerolog.Event) *zerolog.Event {
+			return e.Str("service", svc.prefix).Str("client", ip.String()).Str("cause", cause)
+		})
 		return ip, errRefused{cause}
 	}
 	return ip, nil

@@ -21,8 +21,9 @@ import (
 )
 
 // ClientPath is the URL path of the pinned sockjs-client build. The gateway
-// uses it as every service's iframe sockjs_url, so the iframe and the page
-// always run the same client version.
+// serves the same build under every service prefix too (see Client), and
+// every service's iframe page loads it from there, so the iframe and the
+// page always run the same client version.
 const ClientPath = "/static/sockjs.min.js"
 
 // Cache lifetimes, as Cache-Control values.
@@ -42,9 +43,12 @@ const (
 // page and the service share an origin (iframe transports frame
 // /chat/iframe.html, jsonp-polling adds same-origin script tags and posts a
 // form into a hidden frame).
+// frame-ancestors 'self' keeps other sites from framing the page (click
+// jacking); X-Frame-Options says the same to browsers older than CSP 2.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; " +
 	"style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"frame-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'"
+	"frame-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; " +
+	"frame-ancestors 'self'"
 
 // clientMissing is the body of the 503 answered for ClientPath when the
 // binary was built without `make assets`.
@@ -112,6 +116,21 @@ func Handler() http.Handler {
 	return handler(loadAssets())
 }
 
+// Client serves the pinned sockjs-client build, as ClientPath does, at
+// whatever path it is mounted: the gateway mounts it under each service
+// prefix too (<prefix>/sockjs.min.js), so that an iframe page reaches it
+// where only the service prefix is proxied to the gateway.
+func Client() http.Handler {
+	assets := loadAssets()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := *r
+		u := *r.URL
+		u.Path = ClientPath
+		r2.URL = &u
+		handler(assets).ServeHTTP(w, &r2)
+	})
+}
+
 // handler serves a set of assets by URL path; ClientPath may be missing.
 type handler map[string]*asset
 
@@ -138,6 +157,7 @@ func (assets handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.URL.Path == "/" {
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "SAMEORIGIN")
 		h.Set("Referrer-Policy", "same-origin")
 	}
 	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))

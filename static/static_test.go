@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -91,10 +92,40 @@ func TestIndexSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	res, _ := get(t, Handler(), http.MethodGet, "/", nil)
 	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'self'", "connect-src 'self'", "frame-src 'self'", "form-action 'self'"} {
+	for _, want := range []string{"script-src 'self'", "connect-src 'self'", "frame-src 'self'", "form-action 'self'", "frame-ancestors 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
 		}
+	}
+}
+
+// TestIndexNotFramable: the chat page may be framed only by its own origin
+// (issue 13, 10h).
+func TestIndexNotFramable(t *testing.T) {
+	t.Parallel()
+	res, _ := get(t, Handler(), http.MethodGet, "/", nil)
+	if !regexp.MustCompile(`(^|; )frame-ancestors 'self'($|;)`).MatchString(res.Header.Get("Content-Security-Policy")) {
+		t.Errorf("Content-Security-Policy %q: want frame-ancestors 'self'", res.Header.Get("Content-Security-Policy"))
+	}
+	if got := res.Header.Get("X-Frame-Options"); got != "SAMEORIGIN" {
+		t.Errorf("X-Frame-Options %q, want SAMEORIGIN", got)
+	}
+}
+
+// TestClientAtAnyPath: Client serves the same bytes as ClientPath wherever
+// it is mounted.
+func TestClientAtAnyPath(t *testing.T) {
+	t.Parallel()
+	if !ClientBuilt() {
+		t.Fatal("dist/sockjs.min.js is not built: run `make assets` before go test")
+	}
+	_, want := get(t, Handler(), http.MethodGet, ClientPath, nil)
+	res, body := get(t, Client(), http.MethodGet, "/echo/sockjs.min.js", nil)
+	if res.StatusCode != http.StatusOK || body != want || res.Header.Get("Content-Type") != "application/javascript; charset=UTF-8" {
+		t.Errorf("Client at /echo/sockjs.min.js: %d %s, %d bytes, want the %d bytes of %s", res.StatusCode, res.Header.Get("Content-Type"), len(body), len(want), ClientPath)
+	}
+	if res, _ := get(t, Client(), http.MethodPost, "/echo/sockjs.min.js", nil); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", res.StatusCode)
 	}
 }
 

@@ -38,6 +38,8 @@ type config struct {
 	maxSessions     int
 	maxSessionsIP   int
 	maxSessionID    int
+	maxConnsIP      int
+	bodyTimeout     time.Duration
 	maxMsgRate      int
 	proxyIdle       time.Duration
 	natsURL         string
@@ -92,6 +94,8 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.IntVar(&c.maxSessions, "max-sessions", gateway.DefaultMaxSessions, "open sessions in total before new ones get 503 (0: no bound)")
 	fs.IntVar(&c.maxSessionsIP, "max-sessions-per-ip", gateway.DefaultMaxSessionsPerIP, "open sessions per client address before new ones get 503 (0: no bound)")
 	fs.IntVar(&c.maxSessionID, "max-session-id-length", gateway.DefaultMaxSessionIDLength, "longest server or session id accepted in a URL")
+	fs.IntVar(&c.maxConnsIP, "max-connections-per-ip", 2000, "open TCP connections per client address (IPv6 by /64) before new ones get 503 and are closed; trusted proxies are not counted (0: no bound)")
+	fs.DurationVar(&c.bodyTimeout, "body-read-timeout", 10*time.Second, "how long a client may take to send a request body (xhr_send, jsonp_send) before it gets 408 and its connection is closed")
 	fs.IntVar(&c.maxMsgRate, "max-messages-per-second", 0, "messages one client may send per second before it is closed with 3009 (0: no bound)")
 	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
@@ -143,7 +147,25 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected argument %q: every setting is a -flag (sockgate -help lists them)", fs.Arg(0))}
 	}
+	if err := c.validate(); err != nil {
+		return c, usageError{err}
+	}
 	return c, nil
+}
+
+// validate refuses settings that would not do what they say: each error
+// is one line naming the flag.
+func (c config) validate() error {
+	if c.bodyTimeout <= 0 {
+		return errors.New("-body-read-timeout must be positive")
+	}
+	if c.pprof && c.adminAddr == "" {
+		return errors.New("-pprof needs -admin-addr: the profiler (and the full command line) must not be served on the public listener")
+	}
+	if c.engine == "sockjs-go" && c.maxMsgRate > 0 {
+		return errors.New("-max-messages-per-second is not supported by -engine sockjs-go: use the native engine or drop the flag")
+	}
+	return nil
 }
 
 // applyEnv sets each flag from SOCKGATE_<NAME> (dashes as underscores)

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/session/cluster"
 )
 
 func env(m map[string]string) func(string) string {
@@ -164,5 +171,63 @@ func TestConfigUpstreamBesideConformance(t *testing.T) {
 	gc = gatewayConfig(c, testLogger(t), nil)
 	if _, err := mountUpstreams(c, testLogger(t), &gc); err == nil {
 		t.Error("a bridge over the conformance /amplify was mounted")
+	}
+}
+
+// Flags the gateway cannot honour safely stop it before it listens: exit 2
+// and one line naming the flag (issue 13, 10a and 6).
+func TestRefusedCommandLines(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-pprof"}, "-pprof needs -admin-addr"},
+		{[]string{"-pprof", "-admin-addr", ""}, "-pprof needs -admin-addr"},
+		{[]string{"-engine", "sockjs-go", "-max-messages-per-second", "5"}, "-max-messages-per-second"},
+		{[]string{"-body-read-timeout", "0s"}, "-body-read-timeout"},
+	} {
+		err := run(append(tc.args, "-addr", "127.0.0.1:0"))
+		if code := exitCode(err, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit %d (%v), want 2", tc.args, code, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, tc.flag) || strings.Contains(msg, "\n") {
+			t.Errorf("%v: %q, want one line naming %s", tc.args, msg, tc.flag)
+		}
+	}
+	if _, err := parseConfig([]string{"-pprof", "-admin-addr", "127.0.0.1:0"}, env(nil)); err != nil {
+		t.Errorf("-pprof with -admin-addr: %v", err)
+	}
+	if code := exitCode(nil, io.Discard, io.Discard); code != 0 {
+		t.Errorf("exit %d without an error", code)
+	}
+}
+
+// -base-path with a trailing slash serves the iframe page with a script URL
+// under the service prefix, without "//", and that URL serves the pinned
+// client (issue 13.7).
+func TestBasePathTrailingSlashIframe(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-base-path", "/sg/", "-addr", "127.0.0.1:0"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(gatewayConfig(c, testLogger(t), cluster.Local()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w
+	}
+	page := get("/sg/echo/iframe.html").Body.String()
+	const want = `<script src="/sg/echo/sockjs.min.js"></script>`
+	if !strings.Contains(page, want) {
+		t.Fatalf("iframe page lacks %s:\n%s", want, page)
+	}
+	if w := get("/sg/echo/sockjs.min.js"); w.Code != http.StatusOK || w.Body.Len() < 10000 {
+		t.Errorf("GET /sg/echo/sockjs.min.js: %d, %d bytes", w.Code, w.Body.Len())
 	}
 }

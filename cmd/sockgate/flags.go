@@ -44,6 +44,8 @@ var rules = map[string]rule{
 	"drain-timeout":           {"10s", duration(0)},
 	"proxy-idle-timeout":      {"60s", duration(0)},
 	"node-heartbeat":          {"2s", duration(100 * time.Millisecond)},
+	"body-read-timeout":       {"10s", duration(time.Millisecond)},
+	"max-connections-per-ip":  {"2000", atLeast(0)},
 	"response-limit":          {"131072", atLeast(4096)},
 	"max-message-bytes":       {"1048576", atLeast(1)},
 	"max-queue-bytes":         {"1048576", atLeast(1024)},

@@ -51,7 +51,7 @@ func exitCode(err error, stdout, stderr io.Writer) int {
 func run(args []string) error {
 	cfg, err := parseConfig(args, os.Getenv)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if cfg.version {
 		fmt.Println(versionLine())
@@ -165,21 +165,24 @@ func redactURL(list string) string {
 func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Config {
 	base := serviceBase(cfg)
 	gc := gateway.Config{
-		Addr:               cfg.addr,
-		Engine:             cfg.engine,
-		Logger:             log,
-		ShutdownTimeout:    cfg.shutdownTimeout,
-		Static:             static.Handler(),
-		AllowedOrigins:     splitList(cfg.allowedOrigins),
-		TrustedProxies:     splitList(cfg.trustedProxies),
-		BasePath:           cfg.basePath,
-		AdminAddr:          cfg.adminAddr,
-		Pprof:              cfg.pprof,
-		MaxSessions:        orUnlimited(cfg.maxSessions),
-		MaxSessionsPerIP:   orUnlimited(cfg.maxSessionsIP),
-		MaxSessionIDLength: cfg.maxSessionID,
-		ProxyIdleTimeout:   cfg.proxyIdle,
-		QuietSessions:      !cfg.logSessions,
+		Addr:                cfg.addr,
+		Engine:              cfg.engine,
+		Logger:              log,
+		ShutdownTimeout:     cfg.shutdownTimeout,
+		Static:              static.Handler(),
+		AllowedOrigins:      splitList(cfg.allowedOrigins),
+		TrustedProxies:      splitList(cfg.trustedProxies),
+		BasePath:            cfg.basePath,
+		AdminAddr:           cfg.adminAddr,
+		Pprof:               cfg.pprof,
+		MaxSessions:         orUnlimited(cfg.maxSessions),
+		MaxSessionsPerIP:    orUnlimited(cfg.maxSessionsIP),
+		MaxSessionIDLength:  cfg.maxSessionID,
+		ProxyIdleTimeout:    cfg.proxyIdle,
+		QuietSessions:       !cfg.logSessions,
+		ClientScript:        static.Client(),
+		MaxConnectionsPerIP: cfg.maxConnsIP,
+		BodyReadTimeout:     cfg.bodyTimeout,
 	}
 	if cfg.conformance {
 		gc.Services = conformanceServices(base)
@@ -260,9 +263,6 @@ func serviceBase(cfg config) gateway.Service {
 		MaxMessageBytes:      cfg.maxMessageBytes,
 		MaxQueueBytes:        cfg.maxQueueBytes,
 		MaxMessagesPerSecond: cfg.maxMsgRate,
-	}
-	if base.SockJSURL == "" {
-		base.SockJSURL = cfg.basePath + static.ClientPath
 	}
 	return base
 }

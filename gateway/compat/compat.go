@@ -66,11 +66,18 @@ type Options struct {
 // starts closing; when h returns the session is closed with
 // session.CodeNormal unless it was closed already. A panic in h is logged
 // and closes the session with session.CodeInternalError.
+//
+// Sessions report how they ended through a CloseInfo method (as the native
+// engine's do, so session.EventsHandler passes it to OnClose): the code
+// given to Close, or, when sockjs-go ended the session itself,
+// session.CodeInterrupted for a websocket that ended or a receiving request
+// its client aborted, session.CodeTimeout for a session nobody polled.
 func New(opts Options, h session.Handler) http.Handler {
 	log := opts.Logger
-	return sockjs.NewHandler(opts.Prefix, sockjsOptions(opts), func(s sockjs.Session) {
-		serve(log, s, h)
-	})
+	rs := newReceivers()
+	return rs.track(opts.Prefix, sockjs.NewHandler(opts.Prefix, sockjsOptions(opts), func(s sockjs.Session) {
+		serve(log, rs, s, h)
+	}))
 }
 
 // sockjsOptions resolves opts over sockjs.DefaultOptions.
@@ -138,12 +145,18 @@ func disable(o *sockjs.Options, t string, log zerolog.Logger) {
 
 // serve runs h for one sockjs-go session with session.Run, which recovers
 // a panic (1011) and closes the session after h (1000).
-func serve(log zerolog.Logger, s sockjs.Session, h session.Handler) {
-	a := &adapter{s: s, transport: transportName(s.ReceiverType())}
+func serve(log zerolog.Logger, rs *receivers, s sockjs.Session, h session.Handler) {
+	a := &adapter{s: s, transport: transportName(s.ReceiverType()), rs: rs}
+	if !a.websocket() {
+		rs.opened(a.ID())
+	}
 	log = log.With().Str("session", a.ID()).Str("transport", a.transport).Logger()
 	log.Debug().Msg("session opened")
 	session.Run(h, a, log)
-	log.Debug().Msg("handler returned")
+	// Run has closed the session: fix how it ended (and forget its
+	// receivers) even when h never asked.
+	info := a.CloseInfo()
+	log.Debug().Int("code", info.Code).Str("reason", info.Reason).Msg("handler returned")
 }
 
 // transportName maps a sockjs-go receiver type to sockjs-client's name.
@@ -174,6 +187,10 @@ func transportName(t sockjs.ReceiverType) string {
 type adapter struct {
 	s         sockjs.Session
 	transport string // the receiver that opened the session
+	rs        *receivers
+
+	closeMu sync.Mutex // held across Close, so CloseInfo sees its code
+	info    session.CloseInfo
 
 	reqOnce sync.Once
 	req     *session.Request
@@ -216,8 +233,41 @@ func (a *adapter) Close(code int, reason string) error {
 	if code < 0 || uint64(code) > math.MaxUint32 {
 		return fmt.Errorf("compat: close code %d out of range", code)
 	}
-	_ = a.s.Close(uint32(code), reason) // only error: already closing
+	a.closeMu.Lock()
+	defer a.closeMu.Unlock()
+	if err := a.s.Close(uint32(code), reason); err == nil && a.info.Code == 0 {
+		a.info = session.CloseInfo{Code: code, Reason: reason}
+	} // the only error: sockjs-go is closing it already
 	return nil
+}
+
+// CloseInfo says how the session ended; zero while it is open. A session
+// sockjs-go ended itself reports session.CodeInterrupted (its websocket
+// ended, or a client aborted its receiving request) or session.CodeTimeout
+// (nobody polled for the disconnect delay).
+func (a *adapter) CloseInfo() session.CloseInfo {
+	select {
+	case <-a.Done():
+	default:
+		return session.CloseInfo{}
+	}
+	a.closeMu.Lock()
+	defer a.closeMu.Unlock()
+	if a.info.Code != 0 {
+		return a.info
+	}
+	if a.websocket() {
+		a.info = session.CloseInfo{Code: session.CodeInterrupted, Reason: session.ReasonInterrupted}
+	} else {
+		a.info = a.rs.closeInfo(a.ID())
+	}
+	return a.info
+}
+
+// websocket reports whether the session is on a websocket, which sockjs-go
+// ends when the connection does.
+func (a *adapter) websocket() bool {
+	return a.transport == transportWebsocket || a.transport == transportRawWebsocket
 }
 
 // Request describes the request that opened the session, as sockjs-go kept

@@ -4,7 +4,9 @@
 // http.Handler; the handler strips Options.Prefix itself, so mount it on the
 // full path ("/echo" and "/echo/"), never behind http.StripPrefix. Every
 // origin is allowed (CORS echoes Origin, "null" included; the websocket
-// upgrader accepts any Origin). Every transport can be disabled; /info, the
+// upgrader accepts any Origin): an origin policy belongs in front of it, as
+// the gateway puts its own. Sessions report their real close code through
+// CloseInfo (see New). Every transport can be disabled; /info, the
 // iframe page and the welcome page cannot, and xhr_send stays while either
 // xhr transport is on.
 //
@@ -23,7 +25,9 @@
 //     still pending when the session closes are dropped (the xhr_send gets
 //     500), and Recv returns session.ErrClosed without draining them.
 //   - No limits: xhr_send and jsonp_send bodies and websocket messages are
-//     read whole with no size bound; no session count or rate limit.
+//     read whole with no size bound; no session count or rate limit. The
+//     gateway enforces its origin policy and session limits in front of
+//     this package (gateway/compat.go), and bounds the time to read a body.
 //   - Websocket and raw websocket sessions are not in sockjs-go's session
 //     map: their ids may collide with others, and nothing can list or drain
 //     them (hijacked, so http.Server.Shutdown does not close them either).

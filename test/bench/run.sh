@@ -84,7 +84,7 @@ start() {
 		engine=native
 		if [ "$1" = compat ]; then engine=sockjs-go; fi
 		taskset -c $SERVER_CPU bin/sockgate -addr 127.0.0.1:"$port" -engine $engine $conf \
-			-log-level error -max-sessions 0 -max-sessions-per-ip 0 -allowed-origins '*' >>"$log" 2>&1 &
+			-log-level error -max-sessions 0 -max-sessions-per-ip 0 -max-connections-per-ip 0 -allowed-origins '*' >>"$log" 2>&1 &
 		;;
 	plain | backend)
 		taskset -c $SERVER_CPU bin/plainws -addr 127.0.0.1:"$port" >>"$log" 2>&1 &
