@@ -38,8 +38,14 @@ type wsConnRFC6455 struct {
 	r, w    int // buffered bytes are buf[r:w]
 }
 
+// wsIdleTimeout is how long a websocket peer may stay silent (no pong, no
+// frame; for hixie-76, no acknowledgement of our frames) before it is
+// dropped: two heartbeats, plus writeTimeout for a pong stuck behind a
+// slow write.
+func wsIdleTimeout(heartbeat time.Duration) time.Duration { return 2*heartbeat + writeTimeout }
+
 func newWSConn(conn net.Conn, heartbeat time.Duration) *wsConnRFC6455 {
-	c := &wsConnRFC6455{conn: conn, idle: 2*heartbeat + writeTimeout, control: func([]byte, bool) {}}
+	c := &wsConnRFC6455{conn: conn, idle: wsIdleTimeout(heartbeat), control: func([]byte, bool) {}}
 	_ = conn.SetReadDeadline(time.Now().Add(c.idle))
 	return c
 }

@@ -309,6 +309,11 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 	if !counted && s.events == nil {
 		s.progress.delivering(len(msgs))
 	}
+	select {
+	case <-s.done: // closed: nothing more is delivered, or counted against the rate
+		return ErrInboxClosed
+	default:
+	}
 	if !s.rate.allow(len(msgs)) {
 		_ = s.Close(CodeRateLimited, ReasonRateLimited)
 		return ErrRateLimited
