@@ -188,9 +188,9 @@ func TestBroadcastThrottlesPublisher(t *testing.T) {
 	// behind data it never reads, so it is seen in the metrics); the
 	// other two are open and still get broadcasts.
 	for sample, want := range map[string]float64{
-		"sockgate_slow_client_closes_total":                                 1,
+		"sockgate_slow_client_closes_total":                                1,
 		`sockgate_sessions_closed_total{code="3008",reason="Slow client"}`: 1,
-		`sockgate_sessions_open{transport="websocket"}`:                     2,
+		`sockgate_sessions_open{transport="websocket"}`:                    2,
 	} {
 		if got := metric(t, metrics, sample); got != want {
 			t.Errorf("%s = %v, want %v", sample, got, want)
