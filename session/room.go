@@ -76,7 +76,8 @@ func (r *Room) Broadcast(msg string) int {
 		var err error
 		switch m := s.(type) {
 		case *SockJS:
-			if err = m.sendShared(msg, q); err == nil && m.overSoftMark() {
+			var over bool
+			if over, err = m.sendShared(msg, q); over && err == nil {
 				full = append(full, m)
 			}
 		case QuotedSender:

@@ -379,11 +379,23 @@ func (s *SockJS) SendQuoted(q []byte) error {
 
 // sendShared queues a broadcast message: q is msg encoded with
 // AppendQuoted, shared by every member; a raw-mode session frames msg.
-func (s *SockJS) sendShared(msg string, q []byte) error {
-	if s.frameRaw != nil {
-		return s.Send(msg)
+// over reports that the queue is now over its soft mark (half of
+// MaxQueueBytes): the broadcaster should wait for it (awaitSoftMark).
+func (s *SockJS) sendShared(msg string, q []byte) (over bool, err error) {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return false, ErrClosed
 	}
-	return s.SendQuoted(q)
+	if s.frameRaw != nil {
+		s.out = s.frameRaw(s.out, msg)
+		s.meter.Out(len(msg))
+	} else {
+		s.out = append(s.appendSep(), q...)
+		s.meter.Out(len(q) - 2)
+	}
+	over = s.queuedBytes() > s.opts.MaxQueueBytes/2
+	return over, s.queuedLocked()
 }
 
 func (s *SockJS) appendSep() []byte {
@@ -425,14 +437,6 @@ func (s *SockJS) cutSlowLocked() {
 	if r != nil {
 		r.wake() // the close frame
 	}
-}
-
-// overSoftMark reports whether the session is open with more than half of
-// its queue bound waiting for the client.
-func (s *SockJS) overSoftMark() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state == stateOpen && s.queuedBytes() > s.opts.MaxQueueBytes/2
 }
 
 // awaitSoftMark waits until the session's queue is back under its soft
