@@ -216,9 +216,6 @@ func (st *stream) read() {
 			break
 		}
 	}
-	if st.o.heartbeat != nil {
-		st.o.heartbeat.Stop()
-	}
 	if !st.ended.Load() {
 		st.o.rcv.Abort()
 	}
