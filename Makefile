@@ -72,6 +72,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidCallback$$' -fuzztime $(FUZZTIME) ./gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzWSReader$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzWSReaderControl$$' -fuzztime $(FUZZTIME) ./gateway/
 
 ## conformance: the protocol suite; against a running deployment with SOCKJS_URL=http://host:port
 ## (default: it builds and starts `sockgate -conformance` itself)

@@ -32,11 +32,16 @@ type connWriter struct {
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	running bool   // a goroutine collects or writes
-	again   bool   // woken while running: collect once more
-	stopped bool   // nothing more is written
-	ctrl    []byte // control frames to write before the next collected ones
-	ctrlEnd bool   // ctrl ends with a close frame
+	running bool // a goroutine collects or writes
+	again   bool // woken while running: collect once more
+	stopped bool // nothing more is written
+	// Control frames to write before the next collected ones. They are
+	// bounded whatever the client sends: a pong waiting to be written is
+	// replaced by the next one (RFC 6455 5.5.3 lets a server answer only
+	// the latest ping), and after a close frame nothing is taken.
+	pong      []byte // the pending pong, if any
+	closeCtrl []byte // the pending close frame, if any
+	closing   bool   // a close frame was taken: nothing may follow it
 }
 
 func newConnWriter(conn net.Conn, fill func([]byte) ([]byte, bool)) *connWriter {
@@ -80,16 +85,22 @@ func (w *connWriter) wake() {
 	w.drain(bp, (*bp)[:0], false, true, true)
 }
 
-// control queues a control frame (a pong, a close) ahead of the next
-// collected frames and writes it; after a close frame nothing more is.
+// control queues a control frame (a pong, or a close when closing) ahead
+// of the next collected frames and writes it; after a close frame nothing
+// more is. A pong not yet written is replaced by the new one, so a ping
+// flood holds at most one pong (at most 127 bytes) however slowly the
+// client reads.
 func (w *connWriter) control(frame []byte, closing bool) {
 	w.mu.Lock()
-	if w.stopped || w.ctrlEnd {
+	if w.stopped || w.closing {
 		w.mu.Unlock()
 		return
 	}
-	w.ctrl = append(w.ctrl, frame...)
-	w.ctrlEnd = closing
+	if closing {
+		w.closeCtrl, w.closing = append([]byte(nil), frame...), true
+	} else {
+		w.pong = append(w.pong[:0], frame...)
+	}
 	w.mu.Unlock()
 	w.wake()
 }
@@ -154,9 +165,10 @@ func (w *connWriter) drain(bp *[]byte, buf []byte, end, collect, inline bool) {
 			return
 		}
 		w.again, collect = false, false
-		buf = append(buf, w.ctrl...)
-		w.ctrl = nil
-		end = w.ctrlEnd
+		buf = append(buf, w.pong...)
+		buf = append(buf, w.closeCtrl...)
+		w.pong, w.closeCtrl = w.pong[:0], nil
+		end = w.closing
 		w.mu.Unlock()
 		if !end {
 			buf, end = w.fill(buf)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -186,4 +188,51 @@ func TestConnWriterPeerGone(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	w.stop()
+}
+
+// TestConnWriterKeepsLatestPong: while a write is blocked, pongs do not
+// pile up: each replaces the one waiting, so a ping flood holds one pong,
+// and the client gets the pong in flight and then only the latest.
+func TestConnWriterKeepsLatestPong(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe() // no descriptor: writes block until read
+	defer client.Close()
+	w := newConnWriter(server, func(dst []byte) ([]byte, bool) { return dst, false })
+	pong := func(i int) []byte { return appendWSFrame(nil, opPong, []byte(fmt.Sprintf("p%04d", i))) }
+	pending := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.pong)
+	}
+	w.control(pong(0), false)
+	for deadline := time.Now().Add(5 * time.Second); pending() > 0; { // taken: its write blocks
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never took the first pong")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 1000; i++ {
+		w.control(pong(i), false)
+	}
+	if n := pending(); n != len(pong(0)) {
+		t.Fatalf("%d bytes of pongs pending, want one pong", n)
+	}
+	want := append(pong(0), pong(999)...)
+	got := make([]byte, len(want))
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("client got %q, want the pong in flight and then the latest", got)
+	}
+	w.control(appendWSClose(nil, 1000, ""), true)
+	w.control(pong(1000), false) // after the close: dropped
+	closeFrame := appendWSClose(nil, 1000, "")
+	got = make([]byte, len(closeFrame))
+	if _, err := io.ReadFull(client, got); err != nil || !bytes.Equal(got, closeFrame) {
+		t.Fatalf("after the pongs: %q, %v, want the close frame", got, err)
+	}
+	w.stop()
+	_ = server.Close()
 }

@@ -88,6 +88,12 @@ func (svc *service) serveHixie76(w http.ResponseWriter, r *http.Request, sid str
 		return
 	}
 	_ = netConn.SetDeadline(time.Time{})
+	// Hixie-76 has no ping: a peer that stops taking our heartbeat frames
+	// is dropped by the kernel after the bound an RFC 6455 peer gets to
+	// answer a ping (see wsConnRFC6455.KeepAlive).
+	if err := setPeerTimeout(netConn, wsIdleTimeout(svc.opts.HeartbeatDelay)); err != nil {
+		svc.log.Debug().Err(err).Msg("hixie-76: TCP_USER_TIMEOUT not set")
+	}
 	svc.openWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, r, sid).readWebsocket()
 }
 

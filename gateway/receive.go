@@ -68,7 +68,7 @@ func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, 
 			return
 		}
 		written += n
-		if len(frame) == 1 && frame[0] == 'h' {
+		if isHeartbeat(frame) {
 			svc.srv.metrics.heartbeats.Inc()
 		}
 		if final {

@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -74,23 +72,22 @@ func canTakeOver(w http.ResponseWriter, r *http.Request) bool {
 	}
 }
 
-// stream is a streaming response on a connection taken over from net/http.
-// Frames are written as in a websocket (see connWriter): by whoever queues
-// them, with non-blocking writes. One goroutine reads the connection only
-// to see the client leave. So an idle stream costs one small goroutine
-// instead of net/http's connection goroutine, its background reader and
-// their buffers, and a frame costs one write system call and no wake-up.
+// stream is a streaming response on a connection taken over from net/http
+// (an ownedConn). Frames are written as in a websocket (see connWriter): by
+// whoever queues them, with non-blocking writes. One goroutine reads the
+// connection only to see the client leave. So an idle stream costs one
+// small goroutine instead of net/http's connection goroutine, its
+// background reader and their buffers, and a frame costs one write system
+// call and no wake-up.
 type stream struct {
-	svc       *service
-	rv        receiving
-	conn      net.Conn
-	chunked   bool // HTTP/1.1: chunked body; HTTP/1.0: the body ends at close
-	rcv       *session.Receiver
-	w         *connWriter
-	heartbeat *time.Timer
-	ready     atomic.Bool // w is set: wakes may write
+	svc     *service
+	rv      receiving
+	chunked bool // HTTP/1.1: chunked body; HTTP/1.0: the body ends at close
+	o       *ownedConn
+	ready   atomic.Bool // o is set: wakes may write
 
-	// Touched only by fill, which the connWriter never runs concurrently.
+	// Touched only by appendFrame, which the connWriter never runs
+	// concurrently.
 	written int // body bytes so far, against the response limit
 
 	endOnce sync.Once
@@ -107,7 +104,6 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 		svc.refuseReceiver(w, rv, err)
 		return
 	}
-	st.rcv = rcv
 	h := w.Header()
 	rv.stream.headers(h)
 	h.Del("Content-Length")
@@ -123,7 +119,6 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 		rcv.Abort()
 		return
 	}
-	st.conn = conn
 	status := "HTTP/1.1 200 OK\r\n"
 	if !st.chunked {
 		status = "HTTP/1.0 200 OK\r\n"
@@ -141,16 +136,12 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 		return
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
-
-	st.w = newConnWriter(conn, st.fill)
-	st.w.onEnd = st.finish
-	st.w.mu.Lock() // beat reads the timer after taking the lock
-	st.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, st.beat)
-	st.w.mu.Unlock()
+	st.o = svc.newOwnedConn(conn, st, st.finish)
+	st.o.rcv = rcv
 	st.ready.Store(true)
+	st.o.start() // the open frame, and whatever is queued
 	svc.srv.handlers.Add(1)
 	go st.read()
-	st.w.wake() // the open frame, and whatever is queued
 }
 
 // headWriter collects http.Header.Write output.
@@ -162,47 +153,35 @@ func (w *headWriter) WriteString(s string) (int, error) { w.b = append(w.b, s...
 // wake is the receiver's notify: write what is ready.
 func (st *stream) wake() {
 	if st.ready.Load() {
-		st.w.wake()
+		st.o.wake()
 	}
 }
 
-// beat runs on the heartbeat timer.
-func (st *stream) beat() {
-	if st.w.isStopped() {
-		return
-	}
-	st.heartbeat.Reset(st.svc.opts.HeartbeatDelay)
-	st.rcv.Heartbeat()
-}
-
-// fill appends every ready frame, framed, as body bytes; at the response
-// limit or after the close frame it ends the body.
-func (st *stream) fill(dst []byte) ([]byte, bool) {
+// appendFrame implements connFraming: the frame in the transport's
+// framing as body bytes; at the response limit or after the close frame
+// it ends the body.
+func (st *stream) appendFrame(dst, frame []byte, _, last bool) ([]byte, bool) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	for {
-		frame, last, ok, err := st.rcv.TryNext(context.Background())
-		switch {
-		case err != nil:
-			return st.end(dst), true
-		case !ok:
-			return dst, false
-		}
-		if len(frame) == 1 && frame[0] == 'h' {
-			st.svc.srv.metrics.heartbeats.Inc()
-		}
-		b := st.rv.stream.frame((*bp)[:0], frame)
-		st.written += len(b)
-		dst = st.appendBody(dst, b)
-		*bp = b[:0]
-		if last || st.written >= st.svc.cfg.ResponseLimit {
-			// Detached before the bytes go out: the client may ask again
-			// the moment it has them, and must never meet this receiver.
-			st.rcv.Detach()
-			return st.end(dst), true
-		}
+	b := st.rv.stream.frame((*bp)[:0], frame)
+	st.written += len(b)
+	dst = st.appendBody(dst, b)
+	*bp = b[:0]
+	if last || st.written >= st.svc.cfg.ResponseLimit {
+		// Detached before the bytes go out: the client may ask again the
+		// moment it has them, and must never meet this receiver.
+		st.o.rcv.Detach()
+		return st.end(dst), true
 	}
+	return dst, false
 }
+
+// appendGone implements connFraming: the end of the body.
+func (st *stream) appendGone(dst []byte) []byte { return st.end(dst) }
+
+// keepAlive implements connFraming: a stream has no keep-alive of its own
+// (the client never writes; TCP keepalive watches the peer).
+func (st *stream) keepAlive() {}
 
 // appendBody appends p as body bytes: one chunk when chunked.
 func (st *stream) appendBody(dst, p []byte) []byte {
@@ -233,16 +212,14 @@ func (st *stream) read() {
 	defer st.svc.srv.handlers.Done()
 	var buf [64]byte
 	for {
-		if _, err := st.conn.Read(buf[:]); err != nil {
+		if _, err := st.o.conn.Read(buf[:]); err != nil {
 			break
 		}
 	}
-	st.heartbeat.Stop()
 	if !st.ended.Load() {
-		st.rcv.Abort()
+		st.o.rcv.Abort()
 	}
-	st.w.stop()
-	_ = st.conn.Close()
+	st.o.teardown()
 }
 
 // finish runs after the last write: the client gets a clean end of the
@@ -250,10 +227,10 @@ func (st *stream) read() {
 // reset.
 func (st *stream) finish() {
 	st.endOnce.Do(func() {
-		if tc, ok := st.conn.(interface{ CloseWrite() error }); ok {
+		if tc, ok := st.o.conn.(interface{ CloseWrite() error }); ok {
 			_ = tc.CloseWrite()
 		}
-		_ = st.conn.SetReadDeadline(time.Now().Add(closeGrace))
+		_ = st.o.conn.SetReadDeadline(time.Now().Add(closeGrace))
 	})
 }
 

@@ -92,12 +92,12 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// Read in a goroutine of our own and let this one return: net/http then
 	// frees the request and the connection's 8 KiB of buffers, which it
 	// would otherwise hold for the life of the websocket.
-	p := svc.openWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), r, sid)
+	ws := svc.openWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), r, sid)
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
-		p.readWebsocket()
+		ws.readWebsocket()
 	}()
 }
 
@@ -134,119 +134,145 @@ type wsConn interface {
 // and the open frame. Then readWebsocket serves it. The two are apart so
 // that this deep setup runs in net/http's goroutine and the reader's own
 // goroutine keeps a small stack while its session stays idle.
-func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsPump {
-	p := &wsPump{svc: svc, conn: conn}
-	p.w = newConnWriter(conn.NetConn(), p.fill)
-	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, p.w.wake)
+func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsSession {
+	f := &sockjsWSFraming{conn: conn}
+	o := svc.newOwnedConn(conn.NetConn(), f, nil)
+	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, o.wake)
+	f.s = s
+	return svc.startWebsocket(conn, o, s, rcv, r, TransportWebsocket, session.DecodeWebsocketMessage)
+}
+
+// startWebsocket starts the session s, received by rcv over o, of a
+// websocket (SockJS or raw); decode turns one websocket message into the
+// session's messages.
+func (svc *service) startWebsocket(conn wsConn, o *ownedConn, s *session.SockJS, rcv *session.Receiver,
+	r *http.Request, transport string, decode func([]byte) ([]string, error)) *wsSession {
+	o.rcv = rcv
 	c := svc.srv.identify(r)
 	s.SetRequest(svc.srv.requestFacts(r, c))
-	p.s, p.rcv = s, rcv
 	svc.ws.add(s)
 	svc.opened(s)
-	conn.OnControl(p.w.control)
-	svc.begin(s, c)
+	conn.OnControl(o.w.control)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
-	p.w.mu.Lock() // beat reads the timer after taking the lock
-	p.heartbeat = time.AfterFunc(svc.opts.HeartbeatDelay, p.beat)
-	p.w.mu.Unlock()
-	p.w.wake() // the open frame
-	return p
+	svc.begin(s, c)
+	o.start()
+	return &wsSession{svc: svc, conn: conn, o: o, s: s, decode: decode}
+}
+
+// wsSession is a websocket session being served: its connection, owned,
+// and what its reader needs.
+type wsSession struct {
+	svc    *service
+	conn   wsConn
+	o      *ownedConn
+	s      *session.SockJS
+	decode func([]byte) ([]string, error)
 }
 
 // readWebsocket reads in the calling goroutine until the connection ends;
 // frames are written by whoever queues them (see connWriter), so an idle
 // websocket costs this goroutine (and a Handler service's goroutine) and
 // nothing more. The session ends with the connection.
-func (p *wsPump) readWebsocket() {
-	code, reason := p.svc.wsRead(p.conn, p.s, p.w)
-	p.s.Forget(code, reason)
-	p.w.stop()
-	p.heartbeat.Stop()
-	p.rcv.Detach()
-	_ = p.conn.Close()
+func (ws *wsSession) readWebsocket() {
+	code, reason := ws.read()
+	ws.s.Forget(code, reason)
+	ws.o.teardown()
+	ws.o.rcv.Detach()
 }
 
-// wsPump turns a websocket session's frames into websocket messages for
-// its connWriter.
-type wsPump struct {
-	svc       *service
-	conn      wsConn
-	s         *session.SockJS
-	rcv       *session.Receiver
-	w         *connWriter
-	heartbeat *time.Timer
+// sockjsWSFraming writes a session's SockJS frames as websocket messages
+// (RFC 6455 or hixie-76): a ping with each heartbeat frame, and after the
+// close frame the closing handshake.
+type sockjsWSFraming struct {
+	conn wsConn
+	s    *session.SockJS
 }
 
-// beat runs on the heartbeat timer: a heartbeat frame (and a ping) every
-// heartbeat delay, for as long as the connection is written.
-func (p *wsPump) beat() {
-	if p.w.isStopped() {
-		return
+func (f *sockjsWSFraming) appendFrame(dst, frame []byte, heartbeat, last bool) ([]byte, bool) {
+	dst = f.conn.AppendText(dst, frame)
+	if heartbeat {
+		dst = f.conn.AppendPing(dst)
 	}
-	p.heartbeat.Reset(p.svc.opts.HeartbeatDelay)
-	p.conn.KeepAlive()
-	p.rcv.Heartbeat()
-}
-
-// fill appends every ready frame as a websocket message; after the close
-// frame, the closing handshake.
-func (p *wsPump) fill(dst []byte) ([]byte, bool) {
-	for {
-		frame, last, ok, err := p.rcv.TryNext(context.Background())
-		switch {
-		case err != nil:
-			return dst, true
-		case !ok:
-			return dst, false
-		}
-		dst = p.conn.AppendText(dst, frame)
-		if len(frame) == 1 && frame[0] == 'h' {
-			p.svc.srv.metrics.heartbeats.Inc()
-			dst = p.conn.AppendPing(dst)
-		}
-		if last {
-			info := p.s.CloseInfo()
-			dst = p.conn.AppendClose(dst, wsCloseCode(info.Code), info.Reason)
-			_ = p.conn.SetReadDeadline(time.Now().Add(closeGrace))
-			return dst, true
-		}
+	if !last {
+		return dst, false
 	}
+	return appendWSEnd(dst, f.conn, f.s), true
 }
 
-// wsRead delivers the client's messages until the connection ends, and
+func (f *sockjsWSFraming) appendGone(dst []byte) []byte { return dst }
+func (f *sockjsWSFraming) keepAlive()                   { f.conn.KeepAlive() }
+
+// appendWSEnd appends the close frame of a closed session and gives the
+// client closeGrace to answer it.
+func appendWSEnd(dst []byte, conn wsConn, s *session.SockJS) []byte {
+	info := s.CloseInfo()
+	dst = conn.AppendClose(dst, wsCloseCode(info.Code), info.Reason)
+	_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+	return dst
+}
+
+// read delivers the client's messages until the connection ends, and
 // tells why it ended.
-func (svc *service) wsRead(conn wsConn, s *session.SockJS, w *connWriter) (int, string) {
+func (ws *wsSession) read() (int, string) {
 	for {
-		p, err := conn.ReadText()
-		if errors.Is(err, errMessageTooBig) {
-			// c[1009,...] then a 1009 close from the pump; read on until
-			// the client answers or the pump's read deadline passes.
-			_ = s.Close(session.CodeMessageTooBig, session.ReasonMessageTooBig)
-			continue
-		}
+		p, err := ws.conn.ReadText()
 		if err != nil {
-			var ce *wsCloseError
-			if errors.As(err, &ce) {
-				return ce.code, reasonClientClosed
-			}
-			return session.CodeInterrupted, session.ReasonInterrupted
+			return ws.readEnded(err)
 		}
-		msgs, err := session.DecodeWebsocketMessage(p)
+		msgs, err := ws.decode(p)
 		if err != nil {
-			w.control(conn.AppendClose(nil, session.CodeGoAway, "Broken framing."), true)
-			awaitClose(conn)
+			ws.o.w.control(ws.conn.AppendClose(nil, session.CodeGoAway, "Broken framing."), true)
+			awaitClose(ws.conn)
 			return session.CodeGoAway, "Broken framing."
 		}
 		if len(msgs) == 0 {
 			continue
 		}
-		if err := s.Deliver(context.Background(), msgs); err != nil {
+		if err := ws.s.Deliver(context.Background(), msgs); err != nil {
 			if errors.Is(err, session.ErrRateLimited) {
-				svc.srv.metrics.refused(refusedRateLimited)
+				ws.svc.srv.metrics.refused(refusedRateLimited)
 			}
 			// The session closed; keep reading so the writer can finish
 			// the closing handshake.
 			continue
+		}
+	}
+}
+
+// readEnded handles the error that ended reading and tells why the
+// session ends.
+func (ws *wsSession) readEnded(err error) (int, string) {
+	var ce *wsCloseError
+	var pe *wsProtocolError
+	var ne net.Error
+	switch {
+	case errors.Is(err, errMessageTooBig):
+		// c[1009,...] and a 1009 close go out at once; what the client
+		// sends meanwhile cannot be framed (the big message's payload
+		// was never read), so it is dropped until the client answers.
+		_ = ws.s.Close(session.CodeMessageTooBig, session.ReasonMessageTooBig)
+		discardUntilClosed(ws.conn)
+		return session.CodeMessageTooBig, session.ReasonMessageTooBig
+	case errors.As(err, &ce):
+		return ce.code, reasonClientClosed
+	case errors.As(err, &pe):
+		return pe.code, pe.reason
+	case errors.As(err, &ne) && ne.Timeout():
+		// Silent for the keep-alive bound (or for closeGrace after our
+		// close frame, when the session is closed already).
+		return session.CodeTimeout, session.ReasonTimeout
+	}
+	return session.CodeInterrupted, session.ReasonInterrupted
+}
+
+// discardUntilClosed reads and drops what the client sends until it closes
+// the connection or closeGrace passes.
+func discardUntilClosed(conn wsConn) {
+	_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+	var buf [512]byte
+	for {
+		if _, err := conn.NetConn().Read(buf[:]); err != nil {
+			return
 		}
 	}
 }
@@ -270,7 +296,7 @@ func awaitClose(conn wsConn) {
 const reasonClientClosed = "Client closed"
 
 // errMessageTooBig is returned by wsConn.ReadText for a message over the
-// read limit; the rest of the message is discarded.
+// read limit; nothing more can be read from the connection.
 var errMessageTooBig = errors.New("gateway: websocket message too big")
 
 // wsCloseCode maps a SockJS close code to one RFC 6455 lets a server send.

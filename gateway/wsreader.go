@@ -23,20 +23,29 @@ const wsReadBuffer = 256
 // goroutine waits for data in a shallow stack that the garbage collector
 // can shrink. Frames must be masked and unextended (no extension is
 // negotiated); fragmented messages are joined; binary messages are dropped
-// (SockJS speaks text). A protocol error is answered with a 1002 close.
+// (SockJS speaks text). A protocol error is answered with a 1002 close, a
+// text message that is not UTF-8 with a 1007 close; a message whose
+// declared length goes over the limit is errMessageTooBig at once, before
+// any of its payload is read, and ends reading (the stream cannot be
+// followed past it without reading what the header declares).
 type wsConnRFC6455 struct {
-	conn     net.Conn
-	idle     time.Duration
-	limit    int64 // largest message (0: none)
-	control  func(frame []byte, closing bool)
-	active   atomic.Bool // something arrived since the last KeepAlive
-	skipping bool        // dropping the continuation frames of a message over the limit
-	buf      [wsReadBuffer]byte
-	r, w     int // buffered bytes are buf[r:w]
+	conn    net.Conn
+	idle    time.Duration
+	limit   int64 // largest message (0: none)
+	control func(frame []byte, closing bool)
+	active  atomic.Bool // something arrived since the last KeepAlive
+	buf     [wsReadBuffer]byte
+	r, w    int // buffered bytes are buf[r:w]
 }
 
+// wsIdleTimeout is how long a websocket peer may stay silent (no pong, no
+// frame; for hixie-76, no acknowledgement of our frames) before it is
+// dropped: two heartbeats, plus writeTimeout for a pong stuck behind a
+// slow write.
+func wsIdleTimeout(heartbeat time.Duration) time.Duration { return 2*heartbeat + writeTimeout }
+
 func newWSConn(conn net.Conn, heartbeat time.Duration) *wsConnRFC6455 {
-	c := &wsConnRFC6455{conn: conn, idle: 2*heartbeat + writeTimeout, control: func([]byte, bool) {}}
+	c := &wsConnRFC6455{conn: conn, idle: wsIdleTimeout(heartbeat), control: func([]byte, bool) {}}
 	_ = conn.SetReadDeadline(time.Now().Add(c.idle))
 	return c
 }
@@ -50,8 +59,22 @@ func (e *wsCloseError) Error() string {
 }
 
 // errWSProtocol is a client's frame RFC 6455 forbids; the connection is
-// closed with 1002.
+// closed with 1002 (1007 for text that is not UTF-8). The error the reader
+// returns is a *wsProtocolError, which matches it.
 var errWSProtocol = errors.New("gateway: websocket protocol error")
+
+// wsProtocolError is the close the reader answered a protocol error with.
+type wsProtocolError struct {
+	code   int
+	reason string
+}
+
+func (e *wsProtocolError) Error() string {
+	return fmt.Sprintf("gateway: websocket protocol error: %s (%d)", e.reason, e.code)
+}
+
+// Is makes a *wsProtocolError match errWSProtocol.
+func (e *wsProtocolError) Is(target error) bool { return target == errWSProtocol }
 
 // RFC 6455 close codes the reader uses.
 const (
@@ -71,32 +94,22 @@ func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 		}
 		c.active.Store(true)
 		if op >= 0x8 { // control frame
+			if !fin {
+				return nil, c.protocolError("fragmented control frame")
+			}
 			if err := c.controlFrame(op, n, key); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		switch {
-		case op == 0x0 && !inMessage && !c.skipping,
-			op != 0x0 && (inMessage || c.skipping),
-			op > 0x2:
+		if op == 0x0 && !inMessage || op != 0x0 && inMessage || op > 0x2 {
 			return nil, c.protocolError("unexpected frame")
-		case c.skipping:
-			if err := c.discard(n); err != nil {
-				return nil, err
-			}
-			c.skipping = !fin
-			continue
 		}
 		if op != 0x0 {
 			inMessage, text = true, op == 0x1
 		}
 		if c.limit > 0 && int64(len(msg))+int64(n) > c.limit {
-			if err := c.discard(n); err != nil {
-				return nil, err
-			}
-			c.skipping = !fin
-			return nil, errMessageTooBig
+			return nil, errMessageTooBig // at once: the payload is never read
 		}
 		if msg, err = c.appendPayload(msg, n, key); err != nil {
 			return nil, err
@@ -105,6 +118,9 @@ func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 			continue
 		}
 		if text {
+			if !utf8.Valid(msg) {
+				return nil, c.closeWith(closeInvalidData, "invalid UTF-8")
+			}
 			return msg, nil
 		}
 		msg, inMessage = msg[:0], false // a binary message: dropped
@@ -177,8 +193,7 @@ func (c *wsConnRFC6455) controlFrame(op byte, n int, key [4]byte) error {
 				return c.protocolError("invalid close code")
 			}
 			if !utf8.Valid(p[2:n]) {
-				c.control(appendWSClose(nil, closeInvalidData, ""), true)
-				return errWSProtocol
+				return c.closeWith(closeInvalidData, "")
 			}
 		}
 		if code == closeNoStatus {
@@ -200,10 +215,16 @@ func validReceivedCloseCode(code int) bool {
 	return false
 }
 
-// protocolError closes with 1002 and returns errWSProtocol.
+// protocolError closes with 1002 and returns the error to end reading.
 func (c *wsConnRFC6455) protocolError(reason string) error {
-	c.control(appendWSClose(nil, closeProtocolError, reason), true)
-	return errWSProtocol
+	return c.closeWith(closeProtocolError, reason)
+}
+
+// closeWith answers a protocol error with a close frame of code and reason
+// and returns the error to end reading with.
+func (c *wsConnRFC6455) closeWith(code int, reason string) error {
+	c.control(appendWSClose(nil, code, reason), true)
+	return &wsProtocolError{code: code, reason: reason}
 }
 
 // fill buffers at least k bytes (k <= wsReadBuffer).
@@ -259,18 +280,6 @@ func (c *wsConnRFC6455) appendPayload(msg []byte, n int, key [4]byte) ([]byte, e
 		phase, n = (phase+k)&3, n-k
 	}
 	return msg, nil
-}
-
-// discard skips n payload bytes.
-func (c *wsConnRFC6455) discard(n int) error {
-	k := min(n, c.w-c.r)
-	c.r += k
-	if n -= k; n > 0 {
-		if _, err := io.CopyN(io.Discard, c.conn, int64(n)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // OnControl implements wsConn.

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // clientFrame is one masked frame as a client sends it.
@@ -165,23 +167,72 @@ func TestWSReaderProtocolErrors(t *testing.T) {
 }
 
 // TestWSReaderLimit: a message over the limit, whole or fragmented, is
-// errMessageTooBig once and is skipped; the next message reads fine.
+// errMessageTooBig as soon as a header declares a length that goes over
+// it, before its payload is read: a header declaring 2^62 bytes is
+// refused at once, not waited on.
 func TestWSReaderLimit(t *testing.T) {
 	t.Parallel()
-	var stream []byte
-	stream = append(stream, clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 20))...)
-	stream = append(stream, clientFrame(false, 0x1, bytes.Repeat([]byte("b"), 8))...)
-	stream = append(stream, clientFrame(false, 0x0, bytes.Repeat([]byte("b"), 8))...) // over: 16 > 10
-	stream = append(stream, clientFrame(true, 0x0, bytes.Repeat([]byte("b"), 8))...)
-	stream = append(stream, clientFrame(true, 0x1, []byte("fits"))...)
-	c, _ := readerFor(t, stream, 10)
-	for i, want := range []error{errMessageTooBig, errMessageTooBig} {
-		if _, err := c.ReadText(); !errors.Is(err, want) {
-			t.Fatalf("message %d: %v, want %v", i, err, want)
+	fragmented := append(clientFrame(false, 0x1, bytes.Repeat([]byte("b"), 8)),
+		clientFrame(true, 0x0, bytes.Repeat([]byte("b"), 8))...) // over: 16 > 10
+	huge := []byte{0x81, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // 2^62 bytes declared, none sent
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+	}{
+		{"whole", clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 20))},
+		{"fragmented", fragmented},
+		{"2^62 declared", huge},
+	} {
+		server, client := net.Pipe()
+		go func() { _, _ = client.Write(tc.stream) }() // and stays open: nothing more comes
+		c := newWSConn(server, time.Hour)
+		c.SetReadLimit(10)
+		done := make(chan error, 1)
+		go func() { _, err := c.ReadText(); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errMessageTooBig) {
+				t.Errorf("%s: %v, want errMessageTooBig", tc.name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: ReadText still waits for the payload of a message over the limit", tc.name)
+		}
+		_ = server.Close()
+		_ = client.Close()
+	}
+}
+
+// TestWSReaderStrict: RFC 6455 cases a lenient reader gets wrong. A text
+// message that is not UTF-8 (whole, or split inside a character across
+// fragments and then invalid) is closed with 1007 and never returned; a
+// ping split into fragments is closed with 1002 and never answered.
+func TestWSReaderStrict(t *testing.T) {
+	t.Parallel()
+	euro := []byte("\u20ac") // 3 bytes
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+		answer string
+	}{
+		{"invalid UTF-8", clientFrame(true, 0x1, []byte{'a', 0xff, 'b'}), "close 1007 invalid UTF-8"},
+		{"truncated character", clientFrame(true, 0x1, euro[:2]), "close 1007 invalid UTF-8"},
+		{"invalid across fragments", append(clientFrame(false, 0x1, euro[:1]), clientFrame(true, 0x0, []byte("zz"))...), "close 1007 invalid UTF-8"},
+		{"fragmented ping", append(clientFrame(false, 0x9, []byte("p")), clientFrame(true, 0x0, []byte("q"))...), "close 1002 fragmented control frame"},
+		{"fragmented close", clientFrame(false, 0x8, []byte{0x03, 0xE8}), "close 1002 fragmented control frame"},
+	} {
+		c, controls := readerFor(t, tc.stream, 0)
+		p, err := c.ReadText()
+		if !errors.Is(err, errWSProtocol) {
+			t.Errorf("%s: ReadText = %q, %v, want errWSProtocol", tc.name, p, err)
+		}
+		if got := controls(); len(got) != 1 || got[0] != tc.answer {
+			t.Errorf("%s: answers %q, want only %q", tc.name, got, tc.answer)
 		}
 	}
-	if got, err := c.ReadText(); err != nil || string(got) != "fits" {
-		t.Fatalf("after the skipped messages: %q, %v", got, err)
+	// A character split across fragments is fine once whole.
+	c, _ := readerFor(t, append(clientFrame(false, 0x1, euro[:1]), clientFrame(true, 0x0, euro[1:])...), 0)
+	if p, err := c.ReadText(); err != nil || !bytes.Equal(p, euro) {
+		t.Errorf("a character split across fragments: %q, %v", p, err)
 	}
 }
 
@@ -196,12 +247,66 @@ func FuzzWSReader(f *testing.F) {
 		c, _ := readerFor(t, stream, 300)
 		for range 100 {
 			p, err := c.ReadText()
-			if err != nil && !errors.Is(err, errMessageTooBig) {
+			if err != nil {
 				return
 			}
 			if len(p) > 300 {
 				t.Fatalf("message of %d bytes over the 300-byte limit", len(p))
 			}
+		}
+	})
+}
+
+// FuzzWSReaderControl drives the control-frame and UTF-8 paths: a stream
+// of frames built from the input (opcode, final bit and payload of each)
+// must never yield a text message that is not UTF-8, never answer a ping
+// that was not final, answer each final ping with a pong carrying its
+// payload, write nothing after a close, and end with a close whenever it
+// ends with a protocol error.
+func FuzzWSReaderControl(f *testing.F) {
+	f.Add([]byte{0x89, 1, 'p', 0x81, 2, 0xce, 0xbb})           // ping, then text "λ"
+	f.Add([]byte{0x09, 1, 'p', 0x80, 1, 'q'})                  // fragmented ping
+	f.Add([]byte{0x01, 1, 0xe2, 0x80, 2, 0x82, 0xac})          // "€" split across fragments
+	f.Add([]byte{0x81, 2, 0xc3, 0x28})                         // invalid UTF-8
+	f.Add([]byte{0x88, 3, 0x03, 0xe8, 0xff})                   // close reason not UTF-8
+	f.Add([]byte{0x89, 0, 0x89, 0, 0x89, 0, 0x8A, 0, 0x88, 0}) // pings, a pong, a close
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var stream []byte
+		var pings []string // payloads of the final pings, in order
+		for len(in) >= 2 {
+			b0, n := in[0], int(in[1])
+			in = in[2:]
+			n = min(n, len(in))
+			fin, op := b0&0x80 != 0, b0&0x0f
+			stream = append(stream, clientFrame(fin, op, in[:n])...)
+			if op == 0x9 && fin && n <= 125 {
+				pings = append(pings, "pong "+string(in[:n]))
+			}
+			in = in[n:]
+		}
+		c, controls := readerFor(t, stream, 1<<16)
+		var err error
+		for range 1000 {
+			var p []byte
+			if p, err = c.ReadText(); err != nil {
+				break
+			}
+			if !utf8.Valid(p) {
+				t.Fatalf("text message %q is not UTF-8", p)
+			}
+		}
+		got := controls()
+		for i, ans := range got {
+			closing := strings.HasPrefix(ans, "close")
+			if closing && i != len(got)-1 {
+				t.Fatalf("answers %q: something after the close", got)
+			}
+			if !closing && (i >= len(pings) || ans != pings[i]) {
+				t.Fatalf("answer %d %q: the pings were %q", i, ans, pings)
+			}
+		}
+		if errors.Is(err, errWSProtocol) && (len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "close")) {
+			t.Fatalf("protocol error %v answered with %q, want a close", err, got)
 		}
 	})
 }

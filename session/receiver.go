@@ -156,9 +156,12 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 		// client learns the session is open.
 		s.progress.waitReady(ctx)
 		return OpenFrame, false, true, nil
-	case len(s.out) > emptyBatch:
-		frame = append(s.out, ']')
-		s.out = append(make([]byte, 0, 64), "a["...)
+	case s.queuedBytes() > 0:
+		frame = s.out
+		if s.frameRaw == nil {
+			frame = append(frame, ']')
+		}
+		s.takeOutLocked()
 		s.mu.Unlock()
 		return frame, false, true, nil
 	case s.state != stateOpen:

@@ -20,6 +20,10 @@ const (
 	// DefaultInboxSize is how many incoming messages wait for Recv before
 	// the transport that delivers them blocks.
 	DefaultInboxSize = 32
+	// DefaultSlowClientTimeout is how long a broadcast waits for a member
+	// whose queue is over its soft mark (half of MaxQueueBytes) before
+	// closing it with CodeSlowClient (see Room.Broadcast).
+	DefaultSlowClientTimeout = 2 * time.Second
 )
 
 // Options configure the SockJS sessions of one service. Zero values mean the
@@ -30,6 +34,10 @@ type Options struct {
 	DisconnectDelay time.Duration
 	MaxQueueBytes   int
 	InboxSize       int
+	// SlowClientTimeout bounds how long Room.Broadcast waits for a member
+	// whose queue is over half of MaxQueueBytes to drain below it; a
+	// member that does not is closed with CodeSlowClient.
+	SlowClientTimeout time.Duration
 	// MaxMessagesPerSecond bounds the messages a client may send, with a
 	// burst of one second's worth; over it the session is closed with
 	// CodeRateLimited. Zero means no bound.
@@ -64,6 +72,9 @@ func (o *Options) withDefaults() *Options {
 	if c.InboxSize <= 0 {
 		c.InboxSize = DefaultInboxSize
 	}
+	if c.SlowClientTimeout <= 0 {
+		c.SlowClientTimeout = DefaultSlowClientTimeout
+	}
 	return &c
 }
 
@@ -77,7 +88,8 @@ const (
 	stateClosed         // close frame handed to a receiver at least once
 )
 
-// emptyBatch is what SockJS.out holds when nothing is queued.
+// emptyBatch is what SockJS.out holds when nothing is queued (SockJS
+// framing; in raw mode it holds nothing).
 const emptyBatch = 2 // len("a[")
 
 // SockJS is a session of the native engine: the SockJS state machine that
@@ -97,11 +109,16 @@ type SockJS struct {
 	rate     rateLimiter
 	progress progress
 	events   *Dispatcher // nil for Handler services
+	// frameRaw, in raw mode, appends one message in the transport's own
+	// framing: no open frame, no "a[...]" batches, no heartbeat frames go
+	// to the client (see NewRawPush).
+	frameRaw func(dst []byte, msg string) []byte
 
 	mu        sync.Mutex
 	state     int
 	openSent  bool
-	out       []byte // "a[" then the quoted messages, comma separated
+	out       []byte        // "a[" then the quoted messages, comma separated (raw mode: framed messages)
+	drained   chan struct{} // closed when out is taken or dropped; made by a waiting broadcast
 	recv      *Receiver
 	closeMsg  []byte
 	info      CloseInfo
@@ -152,6 +169,46 @@ func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS,
 	s := newSockJS(id, transport, opts)
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
+}
+
+// NewRawPush is NewSockJSPush in raw mode, for a transport that carries
+// plain messages (the raw websocket): frame appends one message in the
+// transport's framing, and the receiver hands out those bytes as they
+// queue, the HeartbeatFrame when a heartbeat is due (the transport pings)
+// and the close frame last (the transport closes with CloseInfo). There is
+// no open frame. Everything else (limits, meter, events, close) is the
+// same session.
+func NewRawPush(id, transport string, opts *Options, notify func(), frame func(dst []byte, msg string) []byte) (*SockJS, *Receiver) {
+	s := newSockJS(id, transport, opts)
+	s.frameRaw, s.out, s.openSent = frame, nil, true
+	r, _ := s.attach(notify) // cannot fail: nothing else has s
+	return s, r
+}
+
+// emptyOut is the queue with nothing in it.
+func (s *SockJS) emptyOut() []byte {
+	if s.frameRaw != nil {
+		return nil
+	}
+	return append(make([]byte, 0, 64), "a["...)
+}
+
+// queuedBytes is how many bytes are queued for the client.
+func (s *SockJS) queuedBytes() int {
+	if s.frameRaw != nil {
+		return len(s.out)
+	}
+	return max(len(s.out)-emptyBatch, 0)
+}
+
+// takeOutLocked empties the queue and wakes any broadcast waiting for it
+// to drain.
+func (s *SockJS) takeOutLocked() {
+	s.out = s.emptyOut()
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
 }
 
 // ID implements Session.
@@ -254,6 +311,11 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 	if !counted && s.events == nil {
 		s.progress.delivering(len(msgs))
 	}
+	select {
+	case <-s.done: // closed: nothing more is delivered, or counted against the rate
+		return ErrInboxClosed
+	default:
+	}
 	if !s.rate.allow(len(msgs)) {
 		_ = s.Close(CodeRateLimited, ReasonRateLimited)
 		return ErrRateLimited
@@ -287,8 +349,12 @@ func (s *SockJS) Send(msg string) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.out = s.appendSep()
-	s.out = AppendQuoted(s.out, msg)
+	if s.frameRaw != nil {
+		s.out = s.frameRaw(s.out, msg)
+	} else {
+		s.out = s.appendSep()
+		s.out = AppendQuoted(s.out, msg)
+	}
 	s.countOut(len(msg))
 	return s.queuedLocked()
 }
@@ -296,6 +362,13 @@ func (s *SockJS) Send(msg string) error {
 // SendQuoted queues a message already encoded with AppendQuoted, so that a
 // broadcast encodes once for every receiver. q is not retained.
 func (s *SockJS) SendQuoted(q []byte) error {
+	if s.frameRaw != nil {
+		msgs, err := DecodeMessages(append(append([]byte{'['}, q...), ']'))
+		if err != nil || len(msgs) != 1 {
+			return ErrBrokenJSON
+		}
+		return s.Send(msgs[0])
+	}
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -306,28 +379,11 @@ func (s *SockJS) SendQuoted(q []byte) error {
 	return s.queuedLocked()
 }
 
-func (s *SockJS) appendSep() []byte {
-	if len(s.out) > emptyBatch {
-		return append(s.out, ',')
-	}
-	return s.out
-}
-
 // queuedLocked finishes Send: it enforces the queue bound, wakes the
 // receiver and unlocks s.mu.
 func (s *SockJS) queuedLocked() error {
-	if len(s.out) > s.opts.MaxQueueBytes {
-		s.out = append(make([]byte, 0, 64), "a["...)
-		info := s.closeLocked(CodeSlowClient, ReasonSlowClient)
-		r := s.recv
-		s.mu.Unlock()
-		// The caller may hold locks of its own (a Room broadcasting) that
-		// an OnClose takes (leaving the room): the close callbacks run
-		// apart.
-		go s.closed(info)
-		if r != nil {
-			r.wake() // the close frame
-		}
+	if s.queuedBytes() > s.opts.MaxQueueBytes {
+		s.cutSlowLocked()
 		return ErrQueueFull
 	}
 	r := s.recv
@@ -336,6 +392,25 @@ func (s *SockJS) queuedLocked() error {
 		r.wake()
 	}
 	return nil
+}
+
+// cutSlowLocked closes an open session whose client cannot keep up with
+// CodeSlowClient, drops its queue and unlocks s.mu.
+func (s *SockJS) cutSlowLocked() {
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.takeOutLocked()
+	info := s.closeLocked(CodeSlowClient, ReasonSlowClient)
+	r := s.recv
+	s.mu.Unlock()
+	// The caller may hold locks of its own (a Room broadcasting) that an
+	// OnClose takes (leaving the room): the close callbacks run apart.
+	go s.closed(info)
+	if r != nil {
+		r.wake() // the close frame
+	}
 }
 
 // Close implements Session.
@@ -408,6 +483,7 @@ func (s *SockJS) expire() {
 	}
 	s.state = stateClosed
 	s.forgotten = true
+	s.takeOutLocked()
 	s.out = nil
 	s.mu.Unlock()
 	if wasOpen {
@@ -434,6 +510,7 @@ func (s *SockJS) Forget(code int, reason string) {
 	}
 	s.state = stateClosed
 	s.forgotten = true
+	s.takeOutLocked()
 	s.out = nil
 	if s.timer != nil {
 		s.timer.Stop()

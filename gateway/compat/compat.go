@@ -209,10 +209,20 @@ func (a *adapter) Transport() string { return a.transport }
 func (a *adapter) Recv(ctx context.Context) (string, error) {
 	msg, err := a.s.RecvCtx(ctx)
 	if errors.Is(err, sockjs.ErrSessionNotOpen) {
+		// sockjs-go marks a session closed a moment before it cancels the
+		// session's context; wait for that, so that CloseInfo (read next
+		// by EventsHandler and Run) tells how it ended rather than nothing.
+		select {
+		case <-a.Done():
+		case <-time.After(closeSettle):
+		}
 		return "", session.ErrClosed
 	}
 	return msg, err
 }
+
+// closeSettle bounds Recv's wait for sockjs-go to finish closing a session.
+const closeSettle = time.Second
 
 // Send hands msg to sockjs-go: appended to an unbounded buffer while no
 // receiver is attached, written to the network under the session lock

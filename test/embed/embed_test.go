@@ -190,4 +190,3 @@ func get(t *testing.T, url string, want int) string {
 	}
 	return string(b)
 }
-
