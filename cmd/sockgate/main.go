@@ -74,10 +74,10 @@ func run(args []string) error {
 	gc := gatewayConfig(cfg, log, bus)
 	bridges, err := mountUpstreams(cfg, log, &gc)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if err := cfg.identity.apply(&gc); err != nil {
-		return err
+		return usageError{err}
 	}
 	ctrl, err := newControl(bus, &gc)
 	if err != nil {

@@ -92,7 +92,7 @@ func testIdentityFlags(t *testing.T, bin string) {
 }
 
 // testIdentityFlagErrors: bad identity settings stop the binary at start
-// with exit 1 and a message naming the flag.
+// with exit 2 (a setting it refuses) and a message naming the flag.
 func testIdentityFlagErrors(t *testing.T, bin string) {
 	dir := t.TempDir()
 	short := writeFile(t, dir, "short", "too-short")
@@ -120,8 +120,8 @@ func testIdentityFlagErrors(t *testing.T, bin string) {
 			cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, tc.args...)...)
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
-				t.Fatalf("%v: exit %v, output %q; want exit 1 saying %q", tc.args, err, out, tc.want)
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("%v: exit %v, output %q; want exit 2 saying %q", tc.args, err, out, tc.want)
 			}
 		})
 	}
