@@ -302,7 +302,7 @@
 
   function connect() {
     if (typeof SockJS === 'undefined') {
-      setStatus('The SockJS client did not load (/static/sockjs.min.js)', 'error');
+      setStatus('The SockJS client did not load (chat/sockjs.min.js)', 'error');
       return;
     }
     state.nick = el.nick.value.trim();
@@ -421,7 +421,7 @@
   });
   recall();
   if (typeof SockJS === 'undefined') {
-    setStatus('The SockJS client did not load (/static/sockjs.min.js)', 'error');
+    setStatus('The SockJS client did not load (chat/sockjs.min.js)', 'error');
     el.join.disabled = true;
   }
 }());
