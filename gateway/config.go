@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/cluster"
 )
 
 // Engines a Config can select.
@@ -112,6 +113,12 @@ type Config struct {
 	MaxSessionsPerIP int
 	// MaxSessionIDLength bounds server and session ids in URLs (128).
 	MaxSessionIDLength int
+	// Sessions, when set, joins this node to a cluster where any node
+	// serves any session (no sticky balancing needed): requests for a
+	// session another node owns are forwarded to it, and /readyz is 503
+	// while NATS cannot be reached. Open starts answering the other
+	// nodes; close it after the gateway.
+	Sessions *cluster.Sessions
 	// ProxyIdleTimeout is the idle timeout of the reverse proxy in front,
 	// if any; New logs a warning when a heartbeat delay is not shorter.
 	ProxyIdleTimeout time.Duration

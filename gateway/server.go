@@ -69,6 +69,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.MaxSessions = limit(cfg.MaxSessions, DefaultMaxSessions)
 	cfg.MaxSessionsPerIP = limit(cfg.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	s := &Server{cfg: cfg, log: cfg.Logger, limiter: newSessionLimiter(cfg.MaxSessions, cfg.MaxSessionsPerIP), metrics: newMetrics()}
+	if cfg.Sessions != nil && cfg.Engine != EngineNative {
+		return nil, errors.New("gateway: a cluster without sticky sessions needs the native engine")
+	}
+	s.metrics.cluster.Store(cfg.Sessions)
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -233,6 +237,12 @@ func (s *Server) Open() error {
 		return fmt.Errorf("gateway: listen on %s: %w", addr, err)
 	}
 	s.ln = ln
+	if c := s.cfg.Sessions; c != nil {
+		if err := c.Serve(s, s.metrics.forward.observe); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if s.admin != nil {
 		if s.adminLn, err = lc.Listen(context.Background(), "tcp", s.cfg.AdminAddr); err != nil {
 			_ = ln.Close()
@@ -374,6 +384,10 @@ func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	setNoCache(w.Header())
 	if s.draining.Load() {
 		writeText(w, http.StatusServiceUnavailable, "draining\n")
+		return
+	}
+	if c := s.cfg.Sessions; c != nil && !c.Connected() {
+		writeText(w, http.StatusServiceUnavailable, "NATS unreachable\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ready\n")

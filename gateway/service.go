@@ -272,6 +272,9 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 			svc.reg.Remove(s) // forgotten a moment ago; make a new one
 			continue
 		}
+		if errors.Is(err, session.ErrReceiverAttached) && svc.releaseStale(id) {
+			continue // held for a node that no longer serves it
+		}
 		return rcv, err
 	}
 	return nil, session.ErrClosed
@@ -280,6 +283,7 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 func (svc *service) forget(s *session.SockJS) {
 	svc.reg.Remove(s)
 	svc.ws.remove(s)
+	svc.releaseOwnership(s)
 	if ip, ok := svc.clients.LoadAndDelete(s); ok {
 		svc.srv.limiter.release(ip.(netip.Addr))
 	}

@@ -69,7 +69,14 @@ func run(args []string) error {
 			log.Warn().Err(err).Msg("closing the cluster bus")
 		}
 	}()
-	srv, err := gateway.New(gatewayConfig(cfg, log, bus))
+	gc := gatewayConfig(cfg, log, bus)
+	if gc.Sessions, err = newSessions(cfg, bus); err != nil {
+		return err
+	}
+	if gc.Sessions != nil {
+		defer func() { _ = gc.Sessions.Close() }() // after the drain, before the bus
+	}
+	srv, err := gateway.New(gc)
 	if err != nil {
 		return usageError{err}
 	}
@@ -104,16 +111,29 @@ func newLogger(cfg config) (zerolog.Logger, error) {
 	return log.Level(level).With().Timestamp().Logger(), nil
 }
 
-// newBus is the chat's cluster bus: NATS with -nats-url, else in-process.
-// It is closed after the gateway has drained, so that the leaves of the
-// drained sessions still reach the other nodes.
+// newBus is the cluster bus: NATS with -nats-url, else in-process. It is
+// closed after the gateway has drained, so that the leaves of the drained
+// sessions still reach the other nodes.
 func newBus(cfg config, log zerolog.Logger) (cluster.Bus, error) {
-	if cfg.natsURL == "" || cfg.conformance {
+	if cfg.natsURL == "" {
 		return cluster.Local(), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultConnectTimeout+cluster.DefaultRequestTimeout)
 	defer cancel()
 	return cluster.NATS(ctx, cfg.natsURL, cluster.NATSOptions{NodeID: cfg.nodeID, Logger: log, Heartbeat: cfg.nodeHeartbeat})
+}
+
+// newSessions makes every node's sessions reachable from every other node
+// when the bus is NATS and the engine is native, so that no sticky
+// balancing is needed; nil otherwise.
+func newSessions(cfg config, bus cluster.Bus) (*cluster.Sessions, error) {
+	nb, ok := bus.(*cluster.NATSBus)
+	if !ok || cfg.engine != gateway.EngineNative {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultRequestTimeout)
+	defer cancel()
+	return cluster.NewSessions(ctx, nb, cluster.SessionsOptions{})
 }
 
 // gatewayConfig wires the command's config to the gateway's.

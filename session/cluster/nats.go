@@ -157,6 +157,7 @@ type NATSBus struct {
 	mu     sync.Mutex
 	subs   map[*natsSub]struct{}
 	seen   map[string]time.Time // other nodes' instances -> last heartbeat
+	left   map[string]time.Time // nodes that said goodbye -> when
 	onGone []func(ctx context.Context, instance string)
 	closed bool
 	wg     sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
@@ -171,7 +172,7 @@ type NATSBus struct {
 func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 	opts = opts.resolve()
 	b := &NATSBus{opts: opts, url: url, started: time.Now(), subs: make(map[*natsSub]struct{}),
-		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time),
+		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time), left: make(map[string]time.Time),
 		log: opts.Logger.With().Str("component", "cluster").Str("node", opts.NodeID).Logger()}
 	nc, err := nats.Connect(url,
 		nats.Name("sockgate "+opts.NodeID),
@@ -264,6 +265,7 @@ func (b *NATSBus) Close() error {
 	for _, s := range subs {
 		s.unsubscribe()
 	}
+	b.sayGoodbye()
 	b.stop()
 	b.nc.Close()
 	b.wg.Wait()

@@ -62,6 +62,9 @@ func (b *NATSBus) startHeartbeats() error {
 	if _, err := b.nc.Subscribe(b.opts.SubjectPrefix+".nodes.>", b.onHeartbeat); err != nil {
 		return err
 	}
+	if _, err := b.nc.Subscribe(b.byeSubject(), b.onBye); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
 	b.wg.Go(func() {
@@ -89,6 +92,10 @@ func (b *NATSBus) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	b.mu.Lock()
+	if _, gone := b.left[instance]; gone { // a late heartbeat after its goodbye
+		b.mu.Unlock()
+		return
+	}
 	_, known := b.seen[instance]
 	b.seen[instance] = time.Now()
 	b.mu.Unlock()
@@ -123,4 +130,44 @@ func (b *NATSBus) sweep(ctx context.Context) {
 			f(ctx, instance)
 		}
 	}
+}
+
+// byeSubject carries the Instance of a node that stops on purpose.
+func (b *NATSBus) byeSubject() string { return b.opts.SubjectPrefix + ".bye" }
+
+// sayGoodbye tells the other nodes that this one stops on purpose, so that
+// they forget it at once instead of taking its silence for a crash.
+func (b *NATSBus) sayGoodbye() {
+	err := b.nc.Publish(b.byeSubject(), []byte(b.instance))
+	if err == nil {
+		err = b.nc.FlushTimeout(time.Second)
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Msg("goodbye not sent: the other nodes will take this one for crashed")
+	}
+}
+
+// onBye forgets a node that said goodbye: it stopped, it did not crash.
+func (b *NATSBus) onBye(m *nats.Msg) {
+	instance := string(m.Data)
+	if instance == b.instance || instance == "" {
+		return
+	}
+	b.mu.Lock()
+	delete(b.seen, instance)
+	b.left[instance] = time.Now()
+	b.mu.Unlock()
+	b.log.Info().Str("instance", instance).Msg("node left (stopped)")
+}
+
+// Alive reports whether the node of instance is taken to be running: this
+// node, or one whose heartbeats arrive and that did not say goodbye.
+func (b *NATSBus) Alive(instance string) bool {
+	if instance == b.instance {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.seen[instance]
+	return ok
 }
