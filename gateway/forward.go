@@ -37,6 +37,7 @@ func (svc *service) forwardReceive(w http.ResponseWriter, r *http.Request, sid s
 		rr, err := c.Pull(ctx, owner, svc.prefix, sid)
 		switch {
 		case errors.Is(err, cluster.ErrNoSession):
+			svc.log.Debug().Str("session", sid).Str("owner", owner).Msg("owner has no such session: record dropped")
 			continue // its record was stale and is gone: claim the id
 		case errors.Is(err, cluster.ErrNodeGone):
 			svc.nodeGone(rv)
@@ -44,6 +45,7 @@ func (svc *service) forwardReceive(w http.ResponseWriter, r *http.Request, sid s
 		case ctx.Err() != nil:
 			return true
 		case err != nil:
+			svc.log.Warn().Err(err).Str("session", sid).Str("owner", owner).Msg("forwarded receive failed")
 			svc.refuseReceiver(w, rv, err)
 			return true
 		}

@@ -154,13 +154,15 @@ type NATSBus struct {
 	js       jetstream.JetStream
 	stop     context.CancelFunc // stops the heartbeats
 
-	mu     sync.Mutex
-	subs   map[*natsSub]struct{}
-	seen   map[string]time.Time // other nodes' instances -> last heartbeat
-	left   map[string]time.Time // nodes that said goodbye -> when
-	onGone []func(ctx context.Context, instance string)
-	closed bool
-	wg     sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
+	mu         sync.Mutex
+	subs       map[*natsSub]struct{}
+	seen       map[string]time.Time // other nodes' instances -> last heartbeat
+	left       map[string]time.Time // nodes that said goodbye -> when
+	gone       map[string]time.Time // nodes taken for crashed -> when (until heard again)
+	onDeparted []func(instance string)
+	onGone     []func(ctx context.Context, instance string)
+	closed     bool
+	wg         sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
 }
 
 // NATS connects to the NATS server at url (e.g. "nats://127.0.0.1:4222";
@@ -172,7 +174,7 @@ type NATSBus struct {
 func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 	opts = opts.resolve()
 	b := &NATSBus{opts: opts, url: url, started: time.Now(), subs: make(map[*natsSub]struct{}),
-		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time), left: make(map[string]time.Time),
+		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time), left: make(map[string]time.Time), gone: make(map[string]time.Time),
 		log: opts.Logger.With().Str("component", "cluster").Str("node", opts.NodeID).Logger()}
 	nc, err := nats.Connect(url,
 		nats.Name("sockgate "+opts.NodeID),

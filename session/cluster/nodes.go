@@ -98,6 +98,7 @@ func (b *NATSBus) onHeartbeat(m *nats.Msg) {
 	}
 	_, known := b.seen[instance]
 	b.seen[instance] = time.Now()
+	delete(b.gone, instance) // silent for a while, but back
 	b.mu.Unlock()
 	if !known {
 		b.log.Info().Str("instance", instance).Msg("node seen")
@@ -118,12 +119,17 @@ func (b *NATSBus) sweep(ctx context.Context) {
 			b.seen[instance] = now
 		case now.Sub(last) > time.Duration(b.opts.HeartbeatMisses)*b.opts.Heartbeat:
 			delete(b.seen, instance)
+			b.gone[instance] = now
 			gone = append(gone, instance)
 		}
 	}
 	callbacks := b.onGone
+	departed := b.onDeparted
 	b.mu.Unlock()
 	for _, instance := range gone {
+		for _, f := range departed {
+			f(instance)
+		}
 		b.log.Warn().Str("instance", instance).Int("missed", b.opts.HeartbeatMisses).
 			Msg("node silent; taking it for gone")
 		for _, f := range callbacks {
@@ -156,18 +162,52 @@ func (b *NATSBus) onBye(m *nats.Msg) {
 	b.mu.Lock()
 	delete(b.seen, instance)
 	b.left[instance] = time.Now()
+	departed := b.onDeparted
 	b.mu.Unlock()
 	b.log.Info().Str("instance", instance).Msg("node left (stopped)")
+	for _, f := range departed {
+		f(instance)
+	}
 }
 
-// Alive reports whether the node of instance is taken to be running: this
-// node, or one whose heartbeats arrive and that did not say goodbye.
+// Alive reports whether the node of instance is taken to be running: it
+// neither said goodbye nor fell silent. A node not heard from yet counts as
+// alive.
 func (b *NATSBus) Alive(instance string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, left := b.left[instance]
+	_, gone := b.gone[instance]
+	return !left && !gone
+}
+
+// watch starts watching a node this one depends on (it forwards requests
+// to it) even if none of its heartbeats arrived yet: if it stays silent
+// for HeartbeatMisses periods it is taken for gone, as a node heard from
+// would be.
+func (b *NATSBus) watch(instance string) {
 	if instance == b.instance {
-		return true
+		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	_, ok := b.seen[instance]
-	return ok
+	if _, ok := b.seen[instance]; ok {
+		return
+	}
+	if _, ok := b.left[instance]; ok {
+		return
+	}
+	if _, ok := b.gone[instance]; ok {
+		return
+	}
+	b.seen[instance] = time.Now()
+}
+
+// onNodeDeparted registers f, called with the instance of each node that
+// says goodbye or falls silent (on a goroutine of the bus; f must not
+// block).
+func (b *NATSBus) onNodeDeparted(f func(instance string)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onDeparted = append(b.onDeparted, f)
 }

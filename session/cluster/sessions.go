@@ -23,8 +23,10 @@ const (
 	// which node owns each SockJS session.
 	DefaultSessionsBucket = "SOCKGATE_SESSIONS"
 	// DefaultPullWait is how long the owner keeps one pull open while its
-	// session has nothing to send; the front node then pulls again.
-	DefaultPullWait = 10 * time.Second
+	// session has nothing to send; the front node then pulls again. A pull
+	// lost on the way (NATS restarting) is sent again after this and
+	// attemptMargin.
+	DefaultPullWait = 5 * time.Second
 	// DefaultLeaseTTL is how long the owner keeps a receiver for another
 	// node between two of its pulls before it takes the node for gone and
 	// gives the unacknowledged frames back to the session.
@@ -36,6 +38,14 @@ const (
 	// heartbeats still arrive.
 	DefaultOwnerGrace = 10 * time.Second
 )
+
+// openWait is how long the first pull of a receiver waits for a frame: a
+// lost one is sent again soon, before the session could time out.
+const openWait = time.Second
+
+// attemptMargin is how much longer than the owner's wait a front node
+// waits for the answer to one attempt of a pull before it sends it again.
+const attemptMargin = 2 * time.Second
 
 // Close code of a session whose owner node is gone.
 const (
@@ -130,8 +140,11 @@ type Sessions struct {
 	leases  map[string]*lease // id -> receiver held for a front node
 	byKey   map[string]*lease // session key -> its lease
 	pulling map[string]bool   // ids of this node's open remote receivers
-	closed  bool
-	wg      sync.WaitGroup
+	// inflight are the cancels of the requests waiting on each owner, so
+	// that they end as soon as the owner is known to be gone.
+	inflight map[string]map[*context.CancelFunc]struct{}
+	closed   bool
+	wg       sync.WaitGroup
 
 	conflicts atomic.Int64
 }
@@ -145,7 +158,7 @@ func NewSessions(ctx context.Context, b *NATSBus, opts SessionsOptions) (*Sessio
 	opts = opts.resolve()
 	c := &Sessions{b: b, opts: opts, log: b.log.With().Str("part", "sessions").Logger(),
 		claimed: make(map[string]uint64), leases: make(map[string]*lease), byKey: make(map[string]*lease),
-		pulling: make(map[string]bool), observe: func(string, time.Duration, bool, error) {}}
+		pulling: make(map[string]bool), inflight: make(map[string]map[*context.CancelFunc]struct{}), observe: func(string, time.Duration, bool, error) {}}
 	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
 	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -159,7 +172,45 @@ func NewSessions(ctx context.Context, b *NATSBus, opts SessionsOptions) (*Sessio
 		return nil, fmt.Errorf("cluster: create the session ownership bucket %s: %w", opts.Bucket, err)
 	}
 	c.kv = kv
+	b.onNodeDeparted(c.departed)
 	return c, nil
+}
+
+// departed ends what waits on a node that stopped or crashed: requests
+// this node forwarded to it, and receivers held here for it.
+func (c *Sessions) departed(instance string) {
+	c.mu.Lock()
+	for cancel := range c.inflight[instance] {
+		(*cancel)()
+	}
+	var stale []*lease
+	for _, l := range c.leases {
+		if l.front == instance {
+			stale = append(stale, l)
+		}
+	}
+	c.mu.Unlock()
+	for _, l := range stale {
+		l.expire()
+	}
+}
+
+// track records the cancel of a request waiting on owner; the returned
+// function forgets it.
+func (c *Sessions) track(owner string, cancel context.CancelFunc) func() {
+	c.mu.Lock()
+	m := c.inflight[owner]
+	if m == nil {
+		m = make(map[*context.CancelFunc]struct{})
+		c.inflight[owner] = m
+	}
+	m[&cancel] = struct{}{}
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		delete(m, &cancel) // the owner's (empty) map stays: there are few nodes
+		c.mu.Unlock()
+	}
 }
 
 // Instance is this node's name in the ownership bucket.

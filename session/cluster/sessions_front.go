@@ -23,11 +23,14 @@ const retryPause = 100 * time.Millisecond
 // timeouts are tried again too (pulls are idempotent; sends are not).
 func (c *Sessions) forward(ctx context.Context, owner, kind string, msg *nats.Msg, timeout time.Duration, retry, timed bool) (*nats.Msg, error) {
 	msg.Subject = c.subject(owner, kind)
+	c.b.watch(owner)
 	start := time.Now()
 	giveUp := start.Add(c.opts.OwnerGrace)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
+		untrack := c.track(owner, cancel)
 		reply, err := c.b.nc.RequestMsgWithContext(rctx, msg)
+		untrack()
 		cancel()
 		if err == nil {
 			c.observe(kind, time.Since(start), timed, nil)
@@ -41,9 +44,12 @@ func (c *Sessions) forward(ctx context.Context, owner, kind string, msg *nats.Ms
 			return nil, ctx.Err()
 		}
 		noResponders := errors.Is(err, nats.ErrNoResponders)
+		c.log.Debug().Err(err).Str("owner", owner).Str("kind", kind).Msg("forwarded request failed")
 		switch {
 		case !c.b.Alive(owner):
 			err = ErrNodeGone
+		case time.Now().After(giveUp) && noResponders:
+			err = ErrNodeGone // no subscription for all that time
 		case time.Now().After(giveUp):
 		case noResponders, retry:
 			select {
@@ -142,8 +148,14 @@ func (rr *RemoteReceiver) request(ctx context.Context, op string) (*nats.Msg, er
 		msg.Header.Set(hSid, rr.id)
 		msg.Header.Set(hFront, rr.c.b.instance)
 	}
-	timeout := rr.c.opts.PullWait + rr.c.opts.ForwardTimeout
-	return rr.c.forward(ctx, rr.owner, kindPull, msg, timeout, op != opOpen, op == opDone)
+	timeout := attemptMargin // done
+	switch op {
+	case opOpen:
+		timeout += openWait
+	case opNext:
+		timeout += rr.c.opts.PullWait
+	}
+	return rr.c.forward(ctx, rr.owner, kindPull, msg, timeout, true, op == opDone)
 }
 
 // frame reads a pull reply's frame (nil: none) and records its sequence.
@@ -191,7 +203,10 @@ func (rr *RemoteReceiver) Done() {
 	if rr.ended {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), rr.c.opts.ForwardTimeout)
+	// Tried again until it gets through or the owner's lease would have
+	// expired anyway: a lost acknowledgement would have the owner send the
+	// last frame again.
+	ctx, cancel := context.WithTimeout(context.Background(), rr.c.opts.LeaseTTL)
 	defer cancel()
 	if _, err := rr.request(ctx, opDone); err != nil {
 		rr.c.log.Debug().Err(err).Str("session", rr.id).Msg("remote receiver not released; the owner's lease will expire")
@@ -205,11 +220,11 @@ func (rr *RemoteReceiver) Abort() {
 	if rr.ended {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), rr.c.opts.ForwardTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), rr.c.opts.LeaseTTL)
 	defer cancel()
 	msg := nats.NewMsg("")
 	msg.Header.Set(hLease, rr.lease)
-	if _, err := rr.c.forward(ctx, rr.owner, kindAbort, msg, rr.c.opts.ForwardTimeout, false, true); err != nil {
+	if _, err := rr.c.forward(ctx, rr.owner, kindAbort, msg, attemptMargin, true, true); err != nil {
 		rr.c.log.Debug().Err(err).Str("session", rr.id).Msg("abort not forwarded; the owner's lease will expire")
 	}
 	rr.end()

@@ -113,13 +113,13 @@ type lease struct {
 
 // onPull opens a lease or passes a pull to its lease.
 func (c *Sessions) onPull(m *nats.Msg) {
-	if m.Header.Get(hOp) == opOpen {
-		c.wg.Go(func() { c.openLease(m) })
-		return
-	}
 	c.mu.Lock()
 	l := c.leases[m.Header.Get(hLease)]
 	c.mu.Unlock()
+	if l == nil && m.Header.Get(hOp) == opOpen {
+		c.wg.Go(func() { c.openLease(m) })
+		return
+	}
 	if l == nil {
 		respond(m, stNoLease, nil)
 		return
@@ -158,7 +158,7 @@ func (c *Sessions) openLease(m *nats.Msg) {
 		cmds: make(chan *nats.Msg, 4), expired: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	c.mu.Lock()
-	if c.closed || l.id == "" || c.leases[l.id] != nil {
+	if c.closed || l.id == "" || c.leases[l.id] != nil { // an open tried again: the first one serves
 		c.mu.Unlock()
 		rcv.Detach()
 		respond(m, stError, []byte("lease refused"))
@@ -254,7 +254,11 @@ func (l *lease) serve(m *nats.Msg) bool {
 		l.reply(m)
 		return true
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, l.c.opts.PullWait)
+	wait := l.c.opts.PullWait
+	if op == opOpen {
+		wait = openWait
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, wait)
 	frame, last, err := l.rcv.Next(ctx)
 	cancel()
 	switch {

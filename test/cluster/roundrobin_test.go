@@ -106,6 +106,13 @@ func TestRoundRobinHAProxy(t *testing.T) {
 	runRoundRobin(t, startHAProxyRR(t, nodes), nodes)
 }
 
+// pinnedFlags are the node flags of the tests with pinned sessions: a
+// quick crash detection, and streams that end after one frame, so that a
+// stream opened on the owner with the session is soon opened again through
+// the front node, as every later request is (pinnedSet sends a message
+// over the limit first).
+var pinnedFlags = []string{"-node-heartbeat", "500ms", "-response-limit", "4096"}
+
 // pinnedConn is a session created on one node and served through another.
 type pinnedConn struct {
 	*sockjsclient.Conn
@@ -139,6 +146,13 @@ func pinnedSet(t *testing.T, pairs ...[2]*node) []*pinnedConn {
 		for _, tr := range []string{sockjsclient.TransportXHRPolling, sockjsclient.TransportXHRStreaming,
 			sockjsclient.TransportEventSource, sockjsclient.TransportJSONP} {
 			c := dialPinned(t, p[0], p[1], tr)
+			big := strings.Repeat("x", 5000)
+			if err := c.SendContext(ctxT(t, waitTimeout), big); err != nil {
+				t.Fatalf("%s: send: %v", c, err)
+			}
+			if m, err := c.Recv(ctxT(t, waitTimeout)); err != nil || m != big {
+				t.Fatalf("%s: echo of 5000 bytes: %d bytes, %v", c, len(m), err)
+			}
 			echoRounds(t, c.Conn, "before", 3)
 			out = append(out, c)
 		}
@@ -173,6 +187,8 @@ func expectEnd(t *testing.T, c *pinnedConn, codes ...int) {
 				}
 			}
 			t.Fatalf("%s: closed with %d %q; want one of %v", c, ce.Code, ce.Reason, codes)
+		case len(codes) > 0:
+			t.Fatalf("%s: ended with %v; want a close frame with one of %v", c, err, codes)
 		default:
 			t.Logf("%s: ended with %v", c, err)
 			return
@@ -187,7 +203,7 @@ func expectEnd(t *testing.T, c *pinnedConn, codes ...int) {
 func TestRoundRobinNodeCrash(t *testing.T) {
 	t.Parallel()
 	nats := clustertest.StartNATS(t, false)
-	nodes := startNodes(t, nats.URL(), 3, "-node-heartbeat", "500ms")
+	nodes := startNodes(t, nats.URL(), 3, pinnedFlags...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	doomed := pinnedSet(t, [2]*node{a, b})
 	living := pinnedSet(t, [2]*node{b, c}, [2]*node{c, b})
@@ -207,7 +223,7 @@ func TestRoundRobinNodeCrash(t *testing.T) {
 func TestRoundRobinNodeStop(t *testing.T) {
 	t.Parallel()
 	nats := clustertest.StartNATS(t, false)
-	nodes := startNodes(t, nats.URL(), 3, "-node-heartbeat", "500ms")
+	nodes := startNodes(t, nats.URL(), 3, pinnedFlags...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	draining := pinnedSet(t, [2]*node{a, b})
 	living := pinnedSet(t, [2]*node{b, c}, [2]*node{c, b})
@@ -233,7 +249,7 @@ func TestRoundRobinNodeStop(t *testing.T) {
 func TestRoundRobinBrokerRestart(t *testing.T) {
 	t.Parallel()
 	nats := clustertest.StartNATS(t, false)
-	nodes := startNodes(t, nats.URL(), 3)
+	nodes := startNodes(t, nats.URL(), 3, pinnedFlags...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	before := pinnedSet(t, [2]*node{a, b})
 
