@@ -94,7 +94,7 @@ func (svc *service) serveRemote(w http.ResponseWriter, r *http.Request, rv recei
 			svc.srv.metrics.heartbeats.Inc()
 		}
 		if last || !rv.streaming || written >= svc.cfg.ResponseLimit {
-			rr.Done()
+			rr.DoneAsync() // the client has the response already
 			return
 		}
 	}

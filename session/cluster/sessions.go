@@ -389,6 +389,7 @@ func (c *Sessions) Close() error {
 	for _, sub := range c.subs {
 		_ = sub.Unsubscribe()
 	}
+	_ = c.b.nc.FlushTimeout(time.Second) // the other nodes' requests now find no responder
 	for _, l := range leases {
 		l.expire()
 	}

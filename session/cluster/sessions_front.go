@@ -214,6 +214,25 @@ func (rr *RemoteReceiver) Done() {
 	rr.end()
 }
 
+// DoneAsync is Done in the background: the caller's response is complete
+// and need not wait for the owner's answer. A receiver attaching on the
+// owner meanwhile waits for the detach (session.AttachGrace).
+func (rr *RemoteReceiver) DoneAsync() {
+	c := rr.c
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		rr.Done()
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		rr.Done()
+	}()
+}
+
 // Abort tells the owner that the client left mid-request: the frame not
 // acknowledged goes back to the session, which closes with 1002.
 func (rr *RemoteReceiver) Abort() {

@@ -25,7 +25,7 @@ type node struct {
 
 // startNode runs sockgate on a free port, joined to the NATS server at
 // natsURL, and waits until it answers; the test's end stops it.
-func startNode(t *testing.T, name, natsURL string, extra ...string) *node {
+func startNode(t testing.TB, name, natsURL string, extra ...string) *node {
 	t.Helper()
 	addr := testbin.FreeAddr(t)
 	n := &node{name: name, url: "http://" + addr, addr: addr}
