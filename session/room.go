@@ -14,6 +14,7 @@ type Room struct {
 	name    string
 	mu      sync.RWMutex
 	members map[Session]struct{}
+	relay   func(msg string) // set by SetRelay
 }
 
 // NewRoom returns an empty room.
@@ -53,8 +54,32 @@ func (r *Room) Len() int {
 // Broadcast sends msg to every member. The message is encoded once and the
 // bytes are shared by all members that accept them (QuotedSender). Send
 // never blocks, so a slow member cannot hold the others up: its own queue
-// bound closes it. It returns how many members accepted the message.
+// bound closes it. It returns how many members (in this process) accepted
+// the message; with a relay (SetRelay), the members on other nodes get it
+// too.
 func (r *Room) Broadcast(msg string) int {
+	n := r.BroadcastLocal(msg)
+	r.mu.RLock()
+	relay := r.relay
+	r.mu.RUnlock()
+	if relay != nil {
+		relay(msg)
+	}
+	return n
+}
+
+// SetRelay makes Broadcast also hand every message to relay, which takes
+// it to the room's members on other nodes (see cluster.NATSBus.Relay);
+// those nodes deliver it with BroadcastLocal. relay must not block. nil
+// turns it off.
+func (r *Room) SetRelay(relay func(msg string)) {
+	r.mu.Lock()
+	r.relay = relay
+	r.mu.Unlock()
+}
+
+// BroadcastLocal is Broadcast to the members in this process only.
+func (r *Room) BroadcastLocal(msg string) int {
 	q := AppendQuoted(make([]byte, 0, len(msg)+8), msg)
 	n := 0
 	r.mu.RLock()

@@ -169,7 +169,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		ProxyIdleTimeout:   cfg.proxyIdle,
 	}
 	if cfg.conformance {
-		gc.Services = conformanceServices(base)
+		gc.Services = conformanceServices(base, bus, log)
 		return gc
 	}
 	chat := services.NewChat(services.ChatOptions{Bus: bus, NodeID: cfg.nodeID, Logger: log})
@@ -181,7 +181,14 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 }
 
 // conformanceServices are the services of the standard SockJS test server.
-func conformanceServices(base gateway.Service) []gateway.Service {
+// On a NATS bus, /broadcast reaches the members on every node.
+func conformanceServices(base gateway.Service, bus cluster.Bus, log zerolog.Logger) []gateway.Service {
+	broadcast := services.NewBroadcast()
+	if nb, ok := bus.(*cluster.NATSBus); ok {
+		if _, err := nb.Relay(broadcast.Room()); err != nil {
+			log.Warn().Err(err).Msg("/broadcast reaches this node's members only")
+		}
+	}
 	echo := withEvents(base, "/echo", services.EchoEvents)
 	echo.ResponseLimit = 4096
 	noWS := withEvents(base, "/disabled_websocket_echo", services.EchoEvents)
@@ -193,7 +200,7 @@ func conformanceServices(base gateway.Service) []gateway.Service {
 		with(base, "/close", services.CloseAtOnce),
 		with(base, "/ticker", services.Ticker),
 		with(base, "/amplify", services.Amplify),
-		withEvents(base, "/broadcast", services.NewBroadcast().Events()),
+		withEvents(base, "/broadcast", broadcast.Events()),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +265,54 @@ func TestRoundRobinBrokerRestart(t *testing.T) {
 	}
 	for _, s := range pinnedSet(t, [2]*node{c, a}) {
 		echoRounds(t, s.Conn, "new", 3)
+	}
+}
+
+// TestRoundRobinBroadcast: with -conformance, /broadcast reaches every
+// member once, whichever node each member's requests reach.
+func TestRoundRobinBroadcast(t *testing.T) {
+	t.Parallel()
+	nats := clustertest.StartNATS(t, false)
+	nodes := startNodes(t, nats.URL(), 3, "-conformance")
+	lb := startNginxRR(t, nodes)
+	var conns []*sockjsclient.Conn
+	for _, tr := range []string{sockjsclient.TransportWebsocket, sockjsclient.TransportXHRPolling,
+		sockjsclient.TransportXHRStreaming, sockjsclient.TransportEventSource, sockjsclient.TransportJSONP} {
+		c, err := sockjsclient.Dial(ctxT(t, waitTimeout), lb.url+"/broadcast", sockjsclient.Options{Transport: tr})
+		if err != nil {
+			t.Fatalf("dial /broadcast over %s: %v", tr, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		conns = append(conns, c)
+	}
+	var want []string
+	for i, c := range conns {
+		msg := fmt.Sprint("from-", i)
+		want = append(want, msg)
+		if err := c.SendContext(ctxT(t, waitTimeout), msg); err != nil {
+			t.Fatalf("send over %s: %v", c.Transport(), err)
+		}
+	}
+	for _, c := range conns {
+		var got []string
+		for len(got) < len(want) {
+			m, err := c.Recv(ctxT(t, waitTimeout))
+			if err != nil {
+				t.Fatalf("%s: after %q: %v", c.Transport(), got, err)
+			}
+			got = append(got, m)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s got %q; want %q, once each", c.Transport(), got, want)
+		}
+	}
+	for _, c := range conns { // nothing twice
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		m, err := c.Recv(ctx)
+		cancel()
+		if err == nil {
+			t.Fatalf("%s: extra message %q", c.Transport(), m)
+		}
 	}
 }
