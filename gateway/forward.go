@@ -44,6 +44,9 @@ func (svc *service) forwardReceive(w http.ResponseWriter, r *http.Request, sid s
 			return true
 		case ctx.Err() != nil:
 			return true
+		case errors.Is(err, session.ErrReceiverAttached):
+			svc.refuseReceiver(w, rv, err) // 2010
+			return true
 		case err != nil:
 			svc.log.Warn().Err(err).Str("session", sid).Str("owner", owner).Msg("forwarded receive failed")
 			svc.refuseReceiver(w, rv, err)

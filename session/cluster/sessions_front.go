@@ -115,6 +115,12 @@ func (c *Sessions) Pull(ctx context.Context, owner, prefix, id string) (*RemoteR
 	c.mu.Unlock()
 	reply, err := rr.request(ctx, opOpen)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The client left while the owner was attaching: the owner
+			// may hold a receiver for it already.
+			rr.Abort()
+			return nil, err
+		}
 		rr.end()
 		if errors.Is(err, ErrNodeGone) {
 			c.forgetOwner(context.Background(), prefix, id, owner)
