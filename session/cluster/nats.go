@@ -160,6 +160,7 @@ type NATSBus struct {
 	left       map[string]time.Time // nodes that said goodbye -> when
 	gone       map[string]time.Time // nodes taken for crashed -> when (until heard again)
 	onDeparted []func(instance string)
+	crash      bool // tests: Close without a goodbye, as a crash would
 	onGone     []func(ctx context.Context, instance string)
 	closed     bool
 	wg         sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
@@ -267,7 +268,9 @@ func (b *NATSBus) Close() error {
 	for _, s := range subs {
 		s.unsubscribe()
 	}
-	b.sayGoodbye()
+	if !b.crash {
+		b.sayGoodbye()
+	}
 	b.stop()
 	b.nc.Close()
 	b.wg.Wait()

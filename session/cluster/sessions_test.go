@@ -339,3 +339,36 @@ func TestSessionsNodeGone(t *testing.T) {
 		t.Fatalf("send to a node that never was: %v; want ErrNodeGone", err)
 	}
 }
+
+// TestSessionsAbortWhileOpening: a client that leaves while its forwarded
+// receiver is still being attached aborts it: the session closes with
+// 1002, as on one node, instead of the owner holding a receiver nobody
+// reads.
+func TestSessionsAbortWhileOpening(t *testing.T) {
+	t.Parallel()
+	srv := clustertest.StartNATS(t, false)
+	a := startSessNode(t, srv.URL(), "a", cluster.SessionsOptions{})
+	b := startSessNode(t, srv.URL(), "b", cluster.SessionsOptions{})
+	s := a.owned(t, "s1")
+	if f := localNext(t, s); f != "o" {
+		t.Fatalf("first frame %q", f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.c.Pull(ctx, a.c.Instance(), "/echo", "s1"); err == nil {
+		t.Fatal("Pull with nothing to send and its context ended: no error")
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for s.CloseInfo().Code != session.CodeInterrupted {
+		if time.Now().After(deadline) {
+			t.Fatalf("session not closed with 1002 after the abort: %+v", s.CloseInfo())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for a.c.RemoteReceivers() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a still holds %d remote receivers", a.c.RemoteReceivers())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
