@@ -15,13 +15,6 @@ import (
 	"github.com/sockgate/sockgate/test/sockjsclient"
 )
 
-// forwardedTransports are the transports whose requests a round-robin
-// balancer spreads over the nodes (a websocket stays on one connection).
-var forwardedTransports = []string{
-	sockjsclient.TransportXHRPolling, sockjsclient.TransportXHRStreaming,
-	sockjsclient.TransportEventSource, sockjsclient.TransportHTMLFile, sockjsclient.TransportJSONP,
-}
-
 // echoRounds sends n messages over c, one send request each, then a
 // marker, and checks that the echoes come back once each, in order, with
 // no close frame in between (no spurious 2010 or 1002; a 404 on a send
