@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,14 +69,26 @@ func (svc *service) serveRemote(w http.ResponseWriter, r *http.Request, rv recei
 		return
 	}
 	ctx := r.Context()
+	// A node that stops ends the forwarded requests it serves, cleanly: the
+	// session lives on elsewhere, and the client's next request reaches
+	// another node.
+	pull, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(svc.srv.stopping.context(), stop)()
 	rc := http.NewResponseController(w)
 	written := 0
 	for {
-		frame, last, err := rr.Next(ctx)
+		frame, last, err := rr.Next(pull)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
 			rr.Abort()
+			return
+		case pull.Err() != nil:
+			if written == 0 && !rv.streaming {
+				_, _ = rv.fw.writeFrame(session.HeartbeatFrame) // a poll must answer: poll again
+			}
+			rr.Done() // the frame not written goes back to the session
 			return
 		case errors.Is(err, cluster.ErrNodeGone):
 			_, _ = rv.fw.writeFrame(nodeGoneFrame)
@@ -101,6 +115,28 @@ func (svc *service) serveRemote(w http.ResponseWriter, r *http.Request, rv recei
 			return
 		}
 	}
+}
+
+// stopSignal is closed once, when the server stops listening.
+type stopSignal struct {
+	once sync.Once
+	ctx  context.Context
+	stop context.CancelFunc
+	mu   sync.Mutex
+}
+
+func (s *stopSignal) context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.stop = context.WithCancel(context.Background())
+	}
+	return s.ctx
+}
+
+func (s *stopSignal) fire() {
+	s.context()
+	s.once.Do(s.stop)
 }
 
 // nodeGoneFrame closes a session whose node crashed.

@@ -45,6 +45,7 @@ type Server struct {
 	metrics  *metrics
 	closeMu  sync.Mutex
 	closed   bool
+	stopping stopSignal // the listener closes: forwarded receivers end (forward.go)
 }
 
 // New builds a gateway from cfg without listening yet.
@@ -313,6 +314,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
 	s.waitFor(ctx, 0, s.closeFramesDelivered)
+	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
+	s.stopping.fire()
 	err := s.http.Shutdown(ctx)
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -109,6 +110,11 @@ type lease struct {
 	seq      uint64
 	held     []byte
 	heldLast bool
+
+	// pulling cancels the pull in progress: a newer command from the
+	// front node (it gave up on that pull, or is done) must not wait for
+	// it.
+	pulling atomic.Pointer[context.CancelFunc]
 }
 
 // onPull opens a lease or passes a pull to its lease.
@@ -123,6 +129,9 @@ func (c *Sessions) onPull(m *nats.Msg) {
 	if l == nil {
 		respond(m, stNoLease, nil)
 		return
+	}
+	if cancel := l.pulling.Load(); cancel != nil {
+		(*cancel)()
 	}
 	select {
 	case l.cmds <- m:
@@ -259,7 +268,12 @@ func (l *lease) serve(m *nats.Msg) bool {
 		wait = openWait
 	}
 	ctx, cancel := context.WithTimeout(l.ctx, wait)
+	l.pulling.Store(&cancel)
+	if len(l.cmds) > 0 { // a newer command came in before this pull began
+		cancel()
+	}
 	frame, last, err := l.rcv.Next(ctx)
+	l.pulling.Store(nil)
 	cancel()
 	switch {
 	case err == nil:

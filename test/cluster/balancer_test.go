@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -138,27 +139,48 @@ func writeFile(t *testing.T, path, text string) {
 
 // pinned is an HTTP transport that sends a client's first request to one
 // node and every later one to another: a session created on first and
-// served through rest, so that the test knows which node owns it and which
-// one forwards.
+// served through rest[0], so that the test knows which node owns it and
+// which one forwards. Once a node of rest refuses connections (it
+// stopped), the next one takes its place, as a balancer's would. With
+// fallbacks, every request has a connection of its own: a stopping node
+// closes idle keep-alive connections, and a POST on one it just closed
+// fails with EOF (a real balancer's problem on its upstream connections,
+// not the client's).
 type pinned struct {
-	first, rest string // host:port
-	used        atomic.Bool
-	base        *http.Transport
+	first string   // host:port
+	rest  []string // host:port
+	cur   atomic.Int32
+	used  atomic.Bool
+	base  *http.Transport
 }
 
-func newPinned(first, rest *node) (*http.Client, *pinned) {
-	p := &pinned{first: first.addr, rest: rest.addr, base: &http.Transport{MaxIdleConnsPerHost: 8}}
+func newPinned(first *node, rest ...*node) (*http.Client, *pinned) {
+	p := &pinned{first: first.addr, base: &http.Transport{MaxIdleConnsPerHost: 8, DisableKeepAlives: len(rest) > 1}}
+	for _, n := range rest {
+		p.rest = append(p.rest, n.addr)
+	}
 	return &http.Client{Transport: p}, p
 }
 
 func (p *pinned) RoundTrip(r *http.Request) (*http.Response, error) {
-	host := p.rest
-	if !p.used.Swap(true) {
-		host = p.first
+	for {
+		i := int(p.cur.Load())
+		host := p.rest[i]
+		if !p.used.Swap(true) {
+			host = p.first
+		}
+		r2 := r.Clone(r.Context())
+		if r.GetBody != nil {
+			r2.Body, _ = r.GetBody()
+		}
+		r2.URL.Host, r2.Host = host, host
+		resp, err := p.base.RoundTrip(r2)
+		if err != nil && errors.Is(err, syscall.ECONNREFUSED) && i+1 < len(p.rest) {
+			p.cur.CompareAndSwap(int32(i), int32(i+1))
+			continue
+		}
+		return resp, err
 	}
-	r2 := r.Clone(r.Context())
-	r2.URL.Host, r2.Host = host, host
-	return p.base.RoundTrip(r2)
 }
 
 // metric sums the samples of a counter on a node's /metrics whose line

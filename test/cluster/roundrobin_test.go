@@ -118,10 +118,10 @@ func (p *pinnedConn) String() string {
 }
 
 // dialPinned opens an echo session on owner and serves every later
-// request of it through front.
-func dialPinned(t *testing.T, owner, front *node, transport string) *pinnedConn {
+// request of it through front (then the fallbacks, once front stops).
+func dialPinned(t *testing.T, owner, front *node, transport string, fallbacks ...*node) *pinnedConn {
 	t.Helper()
-	client, p := newPinned(owner, front)
+	client, p := newPinned(owner, append([]*node{front}, fallbacks...)...)
 	t.Cleanup(p.base.CloseIdleConnections)
 	c, err := sockjsclient.Dial(ctxT(t, waitTimeout), owner.url+"/echo", sockjsclient.Options{Transport: transport, HTTPClient: client})
 	if err != nil {
@@ -132,14 +132,14 @@ func dialPinned(t *testing.T, owner, front *node, transport string) *pinnedConn 
 }
 
 // pinnedSet opens one session per forwarded transport for each
-// (owner, front) pair.
-func pinnedSet(t *testing.T, pairs ...[2]*node) []*pinnedConn {
+// (owner, front, fallback...) set.
+func pinnedSet(t *testing.T, sets ...[]*node) []*pinnedConn {
 	t.Helper()
 	var out []*pinnedConn
-	for _, p := range pairs {
+	for _, p := range sets {
 		for _, tr := range []string{sockjsclient.TransportXHRPolling, sockjsclient.TransportXHRStreaming,
 			sockjsclient.TransportEventSource, sockjsclient.TransportJSONP} {
-			c := dialPinned(t, p[0], p[1], tr)
+			c := dialPinned(t, p[0], p[1], tr, p[2:]...)
 			big := strings.Repeat("x", 5000)
 			if err := c.SendContext(ctxT(t, waitTimeout), big); err != nil {
 				t.Fatalf("%s: send: %v", c, err)
@@ -199,8 +199,8 @@ func TestRoundRobinNodeCrash(t *testing.T) {
 	nats := clustertest.StartNATS(t, false)
 	nodes := startNodes(t, nats.URL(), 3, pinnedFlags...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
-	doomed := pinnedSet(t, [2]*node{a, b})
-	living := pinnedSet(t, [2]*node{b, c}, [2]*node{c, b})
+	doomed := pinnedSet(t, []*node{a, b})
+	living := pinnedSet(t, []*node{b, c}, []*node{c, b})
 
 	a.Kill(t)
 	for _, s := range doomed {
@@ -219,14 +219,17 @@ func TestRoundRobinNodeStop(t *testing.T) {
 	nats := clustertest.StartNATS(t, false)
 	nodes := startNodes(t, nats.URL(), 3, pinnedFlags...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
-	draining := pinnedSet(t, [2]*node{a, b})
-	living := pinnedSet(t, [2]*node{b, c}, [2]*node{c, b})
+	draining := pinnedSet(t, []*node{a, b})
+	living := pinnedSet(t, []*node{b, c}, []*node{c, b})
+	// Sessions of B served through A: A ends their requests cleanly as it
+	// stops, and their clients carry on through C.
+	through := pinnedSet(t, []*node{b, a, c})
 
 	a.Terminate(t)
 	for _, s := range draining {
 		expectEnd(t, s, 3001)
 	}
-	for _, s := range living {
+	for _, s := range append(living, through...) {
 		echoRounds(t, s.Conn, "after", 3)
 	}
 	time.Sleep(2 * time.Second) // 4 heartbeat periods: a crash would have been declared
@@ -245,7 +248,7 @@ func TestRoundRobinBrokerRestart(t *testing.T) {
 	nats := clustertest.StartNATS(t, false)
 	nodes := startNodes(t, nats.URL(), 3, pinnedFlags...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
-	before := pinnedSet(t, [2]*node{a, b})
+	before := pinnedSet(t, []*node{a, b})
 
 	nats.Shutdown()
 	testbin.WaitHTTP(t, b.Proc, b.url+"/readyz", http.StatusServiceUnavailable)
@@ -256,7 +259,7 @@ func TestRoundRobinBrokerRestart(t *testing.T) {
 	for _, s := range before {
 		echoRounds(t, s.Conn, "after", 3)
 	}
-	for _, s := range pinnedSet(t, [2]*node{c, a}) {
+	for _, s := range pinnedSet(t, []*node{c, a}) {
 		echoRounds(t, s.Conn, "new", 3)
 	}
 }
