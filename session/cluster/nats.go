@@ -159,7 +159,7 @@ type NATSBus struct {
 	seen       map[string]time.Time // other nodes' instances -> last heartbeat
 	left       map[string]time.Time // nodes that said goodbye -> when
 	gone       map[string]time.Time // nodes taken for crashed -> when (until heard again)
-	onDeparted []func(instance string)
+	onDeparted []func(instance string, crashed bool)
 	crash      bool // tests: Close without a goodbye, as a crash would
 	onGone     []func(ctx context.Context, instance string)
 	closed     bool

@@ -128,7 +128,7 @@ func (b *NATSBus) sweep(ctx context.Context) {
 	b.mu.Unlock()
 	for _, instance := range gone {
 		for _, f := range departed {
-			f(instance)
+			f(instance, true)
 		}
 		b.log.Warn().Str("instance", instance).Int("missed", b.opts.HeartbeatMisses).
 			Msg("node silent; taking it for gone")
@@ -166,7 +166,7 @@ func (b *NATSBus) onBye(m *nats.Msg) {
 	b.mu.Unlock()
 	b.log.Info().Str("instance", instance).Msg("node left (stopped)")
 	for _, f := range departed {
-		f(instance)
+		f(instance, false)
 	}
 }
 
@@ -204,9 +204,9 @@ func (b *NATSBus) watch(instance string) {
 }
 
 // onNodeDeparted registers f, called with the instance of each node that
-// says goodbye or falls silent (on a goroutine of the bus; f must not
-// block).
-func (b *NATSBus) onNodeDeparted(f func(instance string)) {
+// says goodbye or falls silent (crashed), on a goroutine of the bus; f
+// must not block.
+func (b *NATSBus) onNodeDeparted(f func(instance string, crashed bool)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.onDeparted = append(b.onDeparted, f)

@@ -177,8 +177,9 @@ func NewSessions(ctx context.Context, b *NATSBus, opts SessionsOptions) (*Sessio
 }
 
 // departed ends what waits on a node that stopped or crashed: requests
-// this node forwarded to it, and receivers held here for it.
-func (c *Sessions) departed(instance string) {
+// this node forwarded to it, and receivers held here for it. A node that
+// crashed could not delete its ownership records: they are purged.
+func (c *Sessions) departed(instance string, crashed bool) {
 	c.mu.Lock()
 	for cancel := range c.inflight[instance] {
 		(*cancel)()
@@ -189,10 +190,50 @@ func (c *Sessions) departed(instance string) {
 			stale = append(stale, l)
 		}
 	}
+	purge := crashed && !c.closed
+	if purge {
+		c.wg.Add(1)
+	}
 	c.mu.Unlock()
 	for _, l := range stale {
 		l.expire()
 	}
+	if purge {
+		go func() {
+			defer c.wg.Done()
+			c.purge(instance)
+		}()
+	}
+}
+
+// purge deletes the ownership records of a node that crashed (every
+// survivor does; the deletes are conditional, so they do not clash) and
+// then drops it from the owner cache.
+func (c *Sessions) purge(instance string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lister, err := c.kv.ListKeys(ctx)
+	if err != nil {
+		c.log.Debug().Err(err).Msg("ownership records of a crashed node not listed")
+		return
+	}
+	n := 0
+	for key := range lister.Keys() {
+		e, err := c.kv.Get(ctx, key)
+		if err != nil || string(e.Value()) != instance {
+			continue
+		}
+		if c.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())) == nil {
+			n++
+		}
+	}
+	c.cache.Range(func(k, v any) bool {
+		if v.(string) == instance {
+			c.cache.Delete(k)
+		}
+		return true
+	})
+	c.log.Info().Str("instance", instance).Int("records", n).Msg("ownership records of a crashed node deleted")
 }
 
 // track records the cancel of a request waiting on owner; the returned

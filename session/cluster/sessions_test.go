@@ -372,3 +372,37 @@ func TestSessionsAbortWhileOpening(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSessionsCrashPurge: the ownership records of a node that crashed
+// (it could not delete them) are deleted by the survivors once they find
+// it silent, so its session ids are free again.
+func TestSessionsCrashPurge(t *testing.T) {
+	t.Parallel()
+	srv := clustertest.StartNATS(t, false)
+	a := startSessNode(t, srv.URL(), "a", cluster.SessionsOptions{})
+	b := startSessNode(t, srv.URL(), "b", cluster.SessionsOptions{})
+	a.owned(t, "s1")
+	a.owned(t, "s2")
+	if owner, _, _ := b.c.Owner(ctxFor(t), "/echo", "s1", false); owner != a.c.Instance() {
+		t.Fatalf("b sees s1 owned by %q", owner)
+	}
+	time.Sleep(500 * time.Millisecond) // b has heard a
+	a.bus.Crash()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		owner, _, err := b.c.Owner(ctxFor(t), "/echo", "s1", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("s1 still owned by %q after its node crashed", owner)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, mine, err := b.c.Owner(ctxFor(t), "/echo", "s2", true); !mine || err != nil {
+		t.Fatalf("claim of a crashed node's id: mine %v, %v", mine, err)
+	}
+}
