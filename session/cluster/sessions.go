@@ -330,11 +330,15 @@ func (c *Sessions) Owner(ctx context.Context, prefix, id string, claim bool) (ow
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ForwardTimeout)
 	defer cancel()
+	raced := false // a Create of ours found the key taken
 	for range 3 {
 		e, err := c.kv.Get(ctx, key)
 		switch {
 		case err == nil:
 			owner = string(e.Value())
+			if raced && owner != c.b.instance {
+				c.conflicts.Add(1) // another node created it at the same moment
+			}
 			c.remember(key, owner)
 			return owner, owner == c.b.instance, nil
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
@@ -351,7 +355,7 @@ func (c *Sessions) Owner(ctx context.Context, prefix, id string, claim bool) (ow
 			c.remember(key, c.b.instance)
 			return c.b.instance, true, nil
 		case errors.Is(err, jetstream.ErrKeyExists):
-			c.conflicts.Add(1) // another node created it at the same moment: look again
+			raced = true // look again
 		default:
 			return "", false, fmt.Errorf("cluster: claim session %q: %w", id, err)
 		}

@@ -149,6 +149,28 @@ func TestSessionsOwnership(t *testing.T) {
 			t.Fatalf("%s: %d nodes think they own it; want 1", id, winners)
 		}
 	}
+	conflicts := int64(0)
+	for _, n := range nodes {
+		conflicts += n.c.Conflicts()
+	}
+	if conflicts > 40 { // at most the two losers of each of the 20 races
+		t.Fatalf("%d conflicts counted for 20 ids", conflicts)
+	}
+	t.Logf("%d ownership conflicts in 20 races of 3 nodes", conflicts)
+	// Two requests of one node racing for a new id are no conflict.
+	before := nodes[0].c.Conflicts()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, mine, err := nodes[0].c.Owner(context.Background(), "/echo", "same-node", true); !mine || err != nil {
+				t.Errorf("same-node claim: mine %v, %v", mine, err)
+			}
+		})
+	}
+	wg.Wait()
+	if d := nodes[0].c.Conflicts() - before; d != 0 {
+		t.Fatalf("a node racing itself counted %d conflicts", d)
+	}
 	// Release: the id is free again. (Close waits for the release, which
 	// runs in the background; node b never looked the id up, so it has no
 	// cached owner.)
