@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/cluster"
 )
 
 // Refusal causes, the "cause" label of sockgate_refusals_total.
@@ -42,6 +44,8 @@ type metrics struct {
 	requests       *prometheus.CounterVec
 	heartbeats     prometheus.Counter
 	draining       prometheus.Gauge
+	forward        *forwardMetrics
+	cluster        atomic.Pointer[cluster.Sessions] // nil on a single node
 }
 
 func newMetrics() *metrics {
@@ -68,6 +72,10 @@ func newMetrics() *metrics {
 		f(c)
 	}
 	f(buildInfoGauge())
+	m.forward = newForwardMetrics(m.cluster.Load)
+	for _, c := range m.forward.collectors() {
+		f(c)
+	}
 	return m
 }
 

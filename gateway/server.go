@@ -62,6 +62,7 @@ type Server struct {
 	sampler  *logSampler // repeated warn lines
 	closeMu  sync.Mutex
 	closed   bool
+	stopping stopSignal // the listener closes: forwarded receivers end (forward.go)
 }
 
 // New builds a gateway from cfg without listening yet.
@@ -103,6 +104,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("gateway: registering a collector: %w", err)
 		}
 	}
+	if cfg.Sessions != nil && cfg.Engine != EngineNative {
+		return nil, errors.New("gateway: a cluster without sticky sessions needs the native engine")
+	}
+	s.metrics.cluster.Store(cfg.Sessions)
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -279,6 +284,12 @@ func (s *Server) Open() error {
 		ln = limitListener{Listener: ln, l: newConnLimiter(s.cfg.MaxConnectionsPerIP, s.proxies, s.connRefused)}
 	}
 	s.ln = ln
+	if c := s.cfg.Sessions; c != nil {
+		if err := c.Serve(s, s.metrics.forward.observe); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if s.admin != nil {
 		if s.adminLn, err = lc.Listen(context.Background(), "tcp", s.cfg.AdminAddr); err != nil {
 			_ = ln.Close()
@@ -358,6 +369,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
 	s.waitFor(ctx, 0, s.closeFramesDelivered)
+	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
+	s.stopping.fire()
 	err := s.http.Shutdown(ctx)
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
@@ -429,6 +442,10 @@ func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	setNoCache(w.Header())
 	if s.draining.Load() {
 		writeText(w, http.StatusServiceUnavailable, "draining\n")
+		return
+	}
+	if c := s.cfg.Sessions; c != nil && !c.Connected() {
+		writeText(w, http.StatusServiceUnavailable, "NATS unreachable\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ready\n")

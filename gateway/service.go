@@ -295,6 +295,9 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 			svc.reg.RemoveKey(key, s) // forgotten a moment ago; make a new one
 			continue
 		}
+		if errors.Is(err, session.ErrReceiverAttached) && svc.releaseStale(key) {
+			continue // held for a node that no longer serves it
+		}
 		return rcv, err
 	}
 	return nil, session.ErrClosed
@@ -302,6 +305,7 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 
 func (svc *service) forget(s *session.SockJS) {
 	svc.ws.remove(s)
+	svc.releaseOwnership(s)
 	if v, ok := svc.clients.LoadAndDelete(s); ok {
 		cl := v.(client)
 		svc.reg.RemoveKey(cl.key, s)
