@@ -92,7 +92,8 @@ start() {
 	bridged)
 		taskset -c $SERVER_CPU bin/sockgate -addr 127.0.0.1:"$port" \
 			-upstream "/bridged=ws://127.0.0.1:$(port_of backend)/echo/websocket" \
-			-log-level error -max-sessions 0 -max-sessions-per-ip 0 -allowed-origins '*' >>"$log" 2>&1 &
+			-log-level error -max-sessions 0 -max-sessions-per-ip 0 -max-connections-per-ip 0 \
+			-allowed-origins '*' >>"$log" 2>&1 &
 		;;
 	esac
 	pid=$!
@@ -171,7 +172,7 @@ for t in websocket xhr-streaming; do
 	if [ $t = xhr-streaming ]; then n=$BC_STREAM; fi
 	r=0
 	while [ $r -lt $BC_ROUNDS ]; do
-		for s in $(servers_for $t); do
+		for s in $(servers_for $t | sed 's/ bridged//'); do
 			load $s /broadcast -scenario broadcast -transport $t -sessions $n -messages $BC_MESSAGES -rate 10
 		done
 		r=$((r + 1))
