@@ -78,7 +78,7 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 		// The session is closed with c[3009,...], which the client gets
 		// on its receiving request; failing the send would hide it.
 		svc.srv.metrics.refused(refusedRateLimited)
-	case err != nil && !errors.Is(err, session.ErrInboxClosed):
+	case err != nil && !errors.Is(err, session.ErrClosed):
 		writeText(w, http.StatusServiceUnavailable, "Could not deliver the messages.")
 		return false
 	}

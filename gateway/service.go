@@ -257,15 +257,25 @@ func (svc *service) sessionFor(r *http.Request, c caller, id, key, transport str
 	return s, nil
 }
 
-// starter is a session that runs Events callbacks itself (Start calls
-// OnOpen).
-type starter interface{ Start() }
+// engineSession is what the gateway needs of a native session beyond
+// session.Session; the engine's session implements it (checked by the
+// compiler below).
+type engineSession interface {
+	session.Session
+	// Start runs an Events service's OnOpen and lets the open frame go.
+	Start()
+	// Idle reports whether the service is done with every message
+	// delivered to it.
+	Idle() bool
+}
+
+var _ engineSession = (*session.SockJS)(nil)
 
 // start runs the service handler for a new session: an Events service's
 // OnOpen in the calling goroutine, a Handler in a goroutine of its own.
-func (svc *service) start(s session.Session) {
+func (svc *service) start(s engineSession) {
 	if svc.cfg.Events != nil {
-		s.(starter).Start()
+		s.Start()
 		return
 	}
 	svc.srv.handlers.Add(1)
@@ -319,35 +329,32 @@ func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
 // liveSet is a set of live sessions that are not in the id registry.
 type liveSet struct {
 	mu sync.Mutex
-	m  map[session.Session]struct{}
+	m  map[engineSession]struct{}
 }
 
-func newLiveSet() liveSet { return liveSet{m: make(map[session.Session]struct{})} }
+func newLiveSet() liveSet { return liveSet{m: make(map[engineSession]struct{})} }
 
-func (l *liveSet) add(s session.Session) {
+func (l *liveSet) add(s engineSession) {
 	l.mu.Lock()
 	l.m[s] = struct{}{}
 	l.mu.Unlock()
 }
 
-func (l *liveSet) remove(s session.Session) {
+func (l *liveSet) remove(s engineSession) {
 	l.mu.Lock()
 	delete(l.m, s)
 	l.mu.Unlock()
 }
 
-func (l *liveSet) snapshot() []session.Session {
+func (l *liveSet) snapshot() []engineSession {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]session.Session, 0, len(l.m))
+	out := make([]engineSession, 0, len(l.m))
 	for s := range l.m {
 		out = append(out, s)
 	}
 	return out
 }
-
-// idler is a session that can tell whether its handler has caught up.
-type idler interface{ Idle() bool }
 
 // handlersIdle reports whether every session's handler is done with the
 // messages delivered to it.
@@ -358,7 +365,7 @@ func (svc *service) handlersIdle() bool {
 		return idle
 	})
 	for _, s := range svc.ws.snapshot() {
-		if i, ok := s.(idler); ok && !i.Idle() {
+		if !s.Idle() {
 			return false
 		}
 	}

@@ -61,7 +61,7 @@ func BenchmarkSendPath(b *testing.B) {
 	opts := Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour}.Resolve()
 	s := NewSockJS("bench", "websocket", opts)
 	defer s.Forget(CodeNormal, "bench over")
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	ctx := context.Background()
 	_, _, _ = r.Next(ctx) // the open frame
 	b.ReportAllocs()

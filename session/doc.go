@@ -8,7 +8,7 @@
 // The package knows nothing of HTTP routing. A transport (in package gateway)
 // attaches a receiver to a session and writes its frames to the network
 // itself: a poll pulls them with Receiver.Next; a websocket or a stream is
-// notified (AttachPush) and takes them with Receiver.TryNext. No network
+// notified (AttachWaitPush) and takes them with Receiver.TryNext. No network
 // write ever happens under a session lock, and a slow client never blocks
 // Send.
 package session

@@ -43,9 +43,9 @@ func EventsHandler(ev Events) Handler {
 	return func(ctx context.Context, s Session) {
 		ev.OnOpen(s)
 		defer func() {
-			info := CloseInfo{Code: CodeNormal, Reason: ReasonNormal}
-			if ci, ok := s.(interface{ CloseInfo() CloseInfo }); ok && ci.CloseInfo().Code != 0 {
-				info = ci.CloseInfo()
+			info := s.CloseInfo()
+			if info.Code == 0 { // the handler ended first: Run closes with 1000
+				info = CloseInfo{Code: CodeNormal, Reason: ReasonNormal}
 			}
 			ev.OnClose(s, info)
 		}()
@@ -101,7 +101,7 @@ func (d *Dispatcher) openLocked() {
 }
 
 // Message calls OnMessage for each message, in order, after OnOpen. It
-// returns ErrInboxClosed, delivering no more, once the session closed.
+// returns ErrClosed, delivering no more, once the session closed.
 // before is called before each message (the transports' traffic meter).
 func (d *Dispatcher) Message(msgs []string, before func(msg string)) error {
 	d.run.Lock()
@@ -111,7 +111,7 @@ func (d *Dispatcher) Message(msgs []string, before func(msg string)) error {
 		d.mu.Lock()
 		if d.closed {
 			d.mu.Unlock()
-			return ErrInboxClosed
+			return ErrClosed
 		}
 		d.running = true
 		d.mu.Unlock()

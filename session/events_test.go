@@ -70,7 +70,7 @@ func TestEventsOrder(t *testing.T) {
 	if d := time.Since(start); d >= SendGrace {
 		t.Errorf("DeliverAndWait took %v: it waited for a Recv loop", d)
 	}
-	r, err := s.Attach()
+	r, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,8 @@ func TestEventsOrder(t *testing.T) {
 	}
 	_ = s.Close(3000, "bye")
 	_ = s.Close(3001, "again") // one OnClose only
-	if err := s.Deliver(context.Background(), []string{"late"}); !errors.Is(err, ErrInboxClosed) {
-		t.Errorf("Deliver after close = %v, want ErrInboxClosed", err)
+	if err := s.Deliver(context.Background(), []string{"late"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Deliver after close = %v, want ErrClosed", err)
 	}
 	if got, want := l.get(), "open msg:a msg:b msg:c close:3000"; got != want {
 		t.Errorf("events %q, want %q", got, want)
@@ -104,8 +104,8 @@ func TestEventsCloseFromOnMessage(t *testing.T) {
 	s := NewSockJS("id", "xhr-polling", eventsOptions(&l, zerolog.Nop()))
 	defer s.Forget(CodeNormal, "test over")
 	err := s.Deliver(context.Background(), []string{"x", "stop", "never"})
-	if !errors.Is(err, ErrInboxClosed) {
-		t.Errorf("Deliver = %v, want ErrInboxClosed for the message after the close", err)
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("Deliver = %v, want ErrClosed for the message after the close", err)
 	}
 	if got, want := l.get(), "open msg:x msg:stop after-close close:4000"; got != want {
 		t.Errorf("events %q, want %q", got, want)

@@ -28,13 +28,14 @@ type Receiver struct {
 // does on the reference server.
 const AttachGrace = 150 * time.Millisecond
 
-// AttachWait is Attach, except that when another receiver is attached it
+// AttachWait attaches a new receiver, as attach, except that when another receiver is attached it
 // waits up to AttachGrace (or until ctx ends) for it to detach first.
 func (s *SockJS) AttachWait(ctx context.Context) (*Receiver, error) {
 	return s.attachWait(ctx, nil)
 }
 
-// AttachWaitPush is AttachWait for a push receiver (see AttachPush).
+// AttachWaitPush is AttachWait for a push receiver, which calls notify
+// whenever a frame may be ready instead of blocking in Next (see attach).
 func (s *SockJS) AttachWaitPush(ctx context.Context, notify func()) (*Receiver, error) {
 	return s.attachWait(ctx, notify)
 }
@@ -66,11 +67,14 @@ func (s *SockJS) attachWait(ctx context.Context, notify func()) (*Receiver, erro
 	}
 }
 
-// Attach attaches a new receiver. It fails with ErrReceiverAttached when
-// another one is attached (answer c[2010,...]), and with ErrClosed when the
-// session is already forgotten (the caller should create a new session).
-func (s *SockJS) Attach() (*Receiver, error) { return s.attach(nil) }
-
+// attach attaches a new receiver: a push receiver when notify is set (the
+// session calls notify whenever a frame may be ready, and the transport
+// drains them with TryNext; for a transport whose goroutine is busy
+// reading, as a websocket's), else a pull one (Next). It fails with
+// ErrReceiverAttached when another one is attached (answer c[2010,...]),
+// and with ErrClosed when the session is already forgotten (the caller
+// should create a new session). notify must not block and is called with
+// no session lock held.
 func (s *SockJS) attach(notify func()) (*Receiver, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,15 +104,6 @@ func (r *Receiver) wake() {
 	case r.wakeCh <- struct{}{}:
 	default:
 	}
-}
-
-// AttachPush attaches a receiver for a transport that has no goroutine of
-// its own to wait in (a websocket, whose goroutine is busy reading): instead
-// of blocking in Next, the session calls notify whenever a frame may be
-// ready, and the transport drains them with TryNext. notify must not block
-// and is called with no session lock held.
-func (s *SockJS) AttachPush(notify func()) (*Receiver, error) {
-	return s.attach(notify)
 }
 
 // Heartbeat makes the next TryNext return a heartbeat frame if it has

@@ -23,7 +23,7 @@ func TestRoomBroadcastEncodesOnce(t *testing.T) {
 	if n := room.Broadcast("hi\u2028"); n != 2 {
 		t.Fatalf("Broadcast reached %d, want 2 (one member closed)", n)
 	}
-	r, _ := members[0].Attach()
+	r, _ := members[0].attach(nil)
 	next(t, r)
 	if f, _ := next(t, r); f != `a["hi\u2028"]` {
 		t.Fatalf("member got %q", f)

@@ -162,7 +162,7 @@ func newSockJS(id, transport string, opts *Options) *SockJS {
 }
 
 // NewSockJSPush creates an open session with a push receiver (see
-// AttachPush) already attached, for a transport whose connection is the
+// AttachWaitPush) already attached, for a transport whose connection is the
 // session (a websocket). No disconnect timer is made until the receiver
 // detaches, so such a session costs none while it lives.
 func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS, *Receiver) {
@@ -313,7 +313,7 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 	}
 	select {
 	case <-s.done: // closed: nothing more is delivered, or counted against the rate
-		return ErrInboxClosed
+		return ErrClosed
 	default:
 	}
 	if !s.rate.allow(len(msgs)) {
@@ -327,13 +327,13 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 		s.countIn(m)
 		select {
 		case <-s.done:
-			return ErrInboxClosed
+			return ErrClosed
 		default:
 		}
 		select {
 		case s.inbox <- m:
 		case <-s.done:
-			return ErrInboxClosed
+			return ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -40,7 +40,7 @@ func TestOpenFrameOnceThenBatches(t *testing.T) {
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-polling", opts)
 	defer s.Forget(CodeNormal, "test over")
-	r, err := s.Attach()
+	r, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestOpenFrameOnceThenBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, _ = s.Attach()
+	r, _ = s.attach(nil)
 	if f, _ := next(t, r); f != `a["a","b\"","\u2028"]` {
 		t.Fatalf("batch %q", f)
 	}
@@ -66,15 +66,15 @@ func TestSecondReceiverRefused(t *testing.T) {
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-streaming", opts)
 	defer s.Forget(CodeNormal, "test over")
-	r1, _ := s.Attach()
-	if _, err := s.Attach(); !errors.Is(err, ErrReceiverAttached) {
+	r1, _ := s.attach(nil)
+	if _, err := s.attach(nil); !errors.Is(err, ErrReceiverAttached) {
 		t.Fatalf("second Attach: %v, want ErrReceiverAttached", err)
 	}
 	if f, _ := next(t, r1); f != "o" {
 		t.Fatalf("first receiver disturbed: %q", f)
 	}
 	r1.Detach()
-	r2, err := s.Attach()
+	r2, err := s.attach(nil)
 	if err != nil {
 		t.Fatalf("Attach after Detach: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestCloseFrameAfterQueuedAndReplayed(t *testing.T) {
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-polling", opts)
 	defer s.Forget(CodeNormal, "test over")
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r)
 	_ = s.Send("last words")
 	_ = s.Close(3000, "Go away!")
@@ -101,7 +101,7 @@ func TestCloseFrameAfterQueuedAndReplayed(t *testing.T) {
 		t.Fatalf("close frame, got %q last=%v", f, last)
 	}
 	r.Detach()
-	r, _ = s.Attach()
+	r, _ = s.attach(nil)
 	if f, last := next(t, r); f != `c[3000,"Go away!"]` || !last {
 		t.Fatalf("close frame replayed, got %q", f)
 	}
@@ -118,10 +118,10 @@ func TestAbortClosesWithInterrupted(t *testing.T) {
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-streaming", opts)
 	defer s.Forget(CodeNormal, "test over")
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r)
 	r.Abort()
-	r, _ = s.Attach()
+	r, _ = s.attach(nil)
 	if f, _ := next(t, r); f != `c[1002,"Connection interrupted"]` {
 		t.Fatalf("after abort got %q", f)
 	}
@@ -134,7 +134,7 @@ func TestHeartbeat(t *testing.T) {
 	opts.HeartbeatDelay = 20 * time.Millisecond
 	s := NewSockJS("id", "xhr-streaming", opts)
 	defer s.Forget(CodeNormal, "test over")
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r)
 	if f, _ := next(t, r); f != "h" {
 		t.Fatalf("idle receiver got %q, want h", f)
@@ -149,7 +149,7 @@ func TestExpiryAfterDisconnectDelay(t *testing.T) {
 	var closed atomic.Value
 	opts.OnClose = func(_ *SockJS, info CloseInfo) { closed.Store(info) }
 	s := NewSockJS("id", "xhr-polling", opts)
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r)
 	r.Detach()
 	select {
@@ -167,7 +167,7 @@ func TestExpiryAfterDisconnectDelay(t *testing.T) {
 	if info := closed.Load().(CloseInfo); info.Code != CodeTimeout {
 		t.Fatalf("closed with %+v", info)
 	}
-	if _, err := s.Attach(); !errors.Is(err, ErrClosed) {
+	if _, err := s.attach(nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Attach to forgotten session: %v", err)
 	}
 }
@@ -185,7 +185,7 @@ func TestQueueBoundClosesSlowClient(t *testing.T) {
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("Send to a never-read session: %v, want ErrQueueFull", err)
 	}
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r) // o
 	if f, _ := next(t, r); f != `c[3008,"Slow client"]` {
 		t.Fatalf("slow client closed with %q", f)
@@ -211,7 +211,7 @@ func TestRecvDrainsThenErrClosed(t *testing.T) {
 	if _, err := s.Recv(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Recv after drain: %v", err)
 	}
-	if err := s.Deliver(ctx, []string{"c"}); !errors.Is(err, ErrInboxClosed) {
+	if err := s.Deliver(ctx, []string{"c"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Deliver after close: %v", err)
 	}
 }

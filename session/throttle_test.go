@@ -26,7 +26,7 @@ func TestRoomBroadcastWaitsForDrain(t *testing.T) {
 	s := NewSockJS("id", "xhr-polling", opts)
 	defer s.Forget(CodeNormal, "test over")
 	room.Join(s)
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r) // "o"
 
 	msg := strings.Repeat("m", 600) // over the soft mark of 500 once queued
