@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // htmlfileHead is the page that starts an htmlfile stream; {{callback}} is
@@ -41,7 +42,7 @@ func (svc *service) serveHTMLFile(w http.ResponseWriter, r *http.Request, sid st
 		writeText(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	svc.receive(w, r, sid, streamReceiving(w, TransportHTMLFile, streamFraming{
+	svc.receive(w, r, sid, streamReceiving(w, transport.HTMLFile, streamFraming{
 		headers: func(h http.Header) {
 			h.Set("Content-Type", contentTypeHTML)
 			h.Set("X-Accel-Buffering", "no")

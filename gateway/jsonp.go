@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveJSONP serves jsonp polling: one "/**/cb("<frame>");\r\n" per poll.
@@ -15,7 +16,7 @@ func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid strin
 	}
 	prefix := "/**/" + cb + "("
 	svc.receive(w, r, sid, receiving{
-		transport: TransportJSONP,
+		transport: transport.JSONP,
 		start: func() error {
 			h := w.Header()
 			h.Set("Content-Type", contentTypeJS)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Refusal causes, the "cause" label of sockgate_refusals_total.
@@ -104,15 +105,16 @@ func (m *metrics) request(route string, status int) {
 
 // meter returns the traffic counters of a transport, one shared value per
 // transport (a session holds a pointer, not counters of its own).
-func (m *metrics) meter(transport string) session.Meter {
-	if tm, ok := m.meters.Load(transport); ok {
+func (m *metrics) meter(tr transport.Name) session.Meter {
+	if tm, ok := m.meters.Load(tr); ok {
 		return tm.(*transportMeter)
 	}
-	tm, _ := m.meters.LoadOrStore(transport, &transportMeter{
-		in:       m.messagesIn.WithLabelValues(transport),
-		out:      m.messagesOut.WithLabelValues(transport),
-		bytesIn:  m.bytesIn.WithLabelValues(transport),
-		bytesOut: m.bytesOut.WithLabelValues(transport),
+	label := string(tr)
+	tm, _ := m.meters.LoadOrStore(tr, &transportMeter{
+		in:       m.messagesIn.WithLabelValues(label),
+		out:      m.messagesOut.WithLabelValues(label),
+		bytesIn:  m.bytesIn.WithLabelValues(label),
+		bytesOut: m.bytesOut.WithLabelValues(label),
 	})
 	return tm.(*transportMeter)
 }

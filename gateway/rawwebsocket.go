@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveRawWebsocket serves <prefix>/websocket: plain RFC 6455 text messages,
@@ -47,10 +48,10 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 func (svc *service) openRawWebsocket(conn *wsConnRFC6455, r *http.Request) *wsSession {
 	f := &rawWSFraming{conn: conn}
 	o := svc.newOwnedConn(conn.NetConn(), f, nil)
-	s, rcv := session.NewRawPush(conn.NetConn().RemoteAddr().String(), TransportRawWebsocket,
+	s, rcv := session.NewRawPush(conn.NetConn().RemoteAddr().String(), transport.RawWebsocket,
 		svc.opts, o.wake, appendRawMessage)
 	f.s = s
-	return svc.startWebsocket(conn, o, s, rcv, r, TransportRawWebsocket, rawMessage)
+	return svc.startWebsocket(conn, o, s, rcv, r, transport.RawWebsocket, rawMessage)
 }
 
 // appendRawMessage frames one message of a raw websocket session as a text

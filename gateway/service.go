@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Defaults of Service.
@@ -33,8 +34,8 @@ type service struct {
 	ws       liveSet // websocket and raw websocket sessions (not in reg)
 	log      zerolog.Logger
 	iframe   iframePage
-	off      map[string]bool // disabled transports
-	srv      *Server         // policies, limits, metrics, drain state
+	off      map[transport.Name]bool // disabled transports
+	srv      *Server                 // policies, limits, metrics, drain state
 	upgrader *websocket.Upgrader
 	clients  sync.Map // *session.SockJS -> client, for the limiter and the registry key
 	expiries sync.Map // session.Session -> *time.Timer, closing it when its token expires
@@ -64,7 +65,7 @@ func newService(cfg Service, srv *Server) *service {
 		ws:       newLiveSet(),
 		log:      srv.log.With().Str("service", cfg.Prefix).Logger(),
 		iframe:   newIframePage(cfg.SockJSURL),
-		off:      make(map[string]bool),
+		off:      make(map[transport.Name]bool),
 		srv:      srv,
 		upgrader: newUpgrader(),
 	}
@@ -72,11 +73,11 @@ func newService(cfg Service, srv *Server) *service {
 		svc.off[t] = true
 	}
 	if cfg.DisableWebsocket {
-		svc.off[TransportWebsocket] = true
-		svc.off[TransportRawWebsocket] = true
+		svc.off[transport.Websocket] = true
+		svc.off[transport.RawWebsocket] = true
 	}
 	if cfg.DisableRawWebsocket {
-		svc.off[TransportRawWebsocket] = true
+		svc.off[transport.RawWebsocket] = true
 	}
 	svc.opts = session.Options{
 		HeartbeatDelay:       cfg.HeartbeatDelay,
@@ -94,7 +95,7 @@ func newService(cfg Service, srv *Server) *service {
 
 // transportRoute is how one session transport is served.
 type transportRoute struct {
-	name   string // transport name (Transport* constant)
+	name   transport.Name
 	allow  string // the Allow header: methods served
 	method string // the one method that carries the transport
 	cors   bool   // OPTIONS preflight answered
@@ -105,14 +106,14 @@ type transportRoute struct {
 }
 
 var transportRoutes = map[string]transportRoute{
-	"websocket":     {TransportWebsocket, "GET", http.MethodGet, false, false, (*service).serveWebsocket},
-	"xhr":           {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHR},
-	"xhr_send":      {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRSend},
-	"xhr_streaming": {TransportXHRStreaming, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRStreaming},
-	"eventsource":   {TransportEventSource, "GET", http.MethodGet, false, false, (*service).serveEventSource},
-	"htmlfile":      {TransportHTMLFile, "GET", http.MethodGet, false, true, (*service).serveHTMLFile},
-	"jsonp":         {TransportJSONP, "GET", http.MethodGet, false, true, (*service).serveJSONP},
-	"jsonp_send":    {TransportJSONP, "POST", http.MethodPost, false, false, (*service).serveJSONPSend},
+	"websocket":     {transport.Websocket, "GET", http.MethodGet, false, false, (*service).serveWebsocket},
+	"xhr":           {transport.XHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHR},
+	"xhr_send":      {transport.XHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRSend},
+	"xhr_streaming": {transport.XHRStreaming, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRStreaming},
+	"eventsource":   {transport.EventSource, "GET", http.MethodGet, false, false, (*service).serveEventSource},
+	"htmlfile":      {transport.HTMLFile, "GET", http.MethodGet, false, true, (*service).serveHTMLFile},
+	"jsonp":         {transport.JSONP, "GET", http.MethodGet, false, true, (*service).serveJSONP},
+	"jsonp_send":    {transport.JSONP, "POST", http.MethodPost, false, false, (*service).serveJSONPSend},
 }
 
 // ServeHTTP routes a request under the service prefix.
@@ -137,7 +138,7 @@ func (svc *service) serve(w http.ResponseWriter, r *http.Request, rest string) {
 		svc.serveIframe(w, r)
 	case pathRawWebsocket:
 		setRoute(w, "raw_websocket")
-		if svc.off[TransportRawWebsocket] {
+		if svc.off[transport.RawWebsocket] {
 			http.NotFound(w, r)
 			return
 		}
@@ -230,7 +231,7 @@ func (svc *service) admit(r *http.Request) (netip.Addr, error) {
 // sessionFor returns the session with id bound to caller c (under key,
 // see Server.bindKey), creating it (and starting the service handler for
 // it) when there is none.
-func (svc *service) sessionFor(r *http.Request, c caller, id, key, transport string) (*session.SockJS, error) {
+func (svc *service) sessionFor(r *http.Request, c caller, id, key string, tr transport.Name) (*session.SockJS, error) {
 	var refusal error
 	s, created := svc.reg.GetOrCreate(key, func() *session.SockJS {
 		ip, err := svc.admit(r)
@@ -238,7 +239,7 @@ func (svc *service) sessionFor(r *http.Request, c caller, id, key, transport str
 			refusal = err
 			return nil
 		}
-		s := session.NewSockJS(id, transport, svc.opts)
+		s := session.NewSockJS(id, tr, svc.opts)
 		s.SetRequest(svc.srv.requestFacts(r, c))
 		svc.clients.Store(s, client{ip, key})
 		return s
@@ -286,17 +287,17 @@ func (svc *service) start(s engineSession) {
 }
 
 // attach finds or creates the session and attaches a receiver to it.
-func (svc *service) attach(r *http.Request, id, transport string) (*session.Receiver, error) {
-	return svc.attachPush(r, id, transport, nil)
+func (svc *service) attach(r *http.Request, id string, tr transport.Name) (*session.Receiver, error) {
+	return svc.attachPush(r, id, tr, nil)
 }
 
 // attachPush is attach for a push receiver that calls notify (nil: a pull
 // receiver).
-func (svc *service) attachPush(r *http.Request, id, transport string, notify func()) (*session.Receiver, error) {
+func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, notify func()) (*session.Receiver, error) {
 	c := svc.srv.identify(r)
 	key := svc.srv.bindKey(id, c)
 	for range 3 {
-		s, err := svc.sessionFor(r, c, id, key, transport)
+		s, err := svc.sessionFor(r, c, id, key, tr)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // streamFraming is how a streaming transport (xhr-streaming, eventsource,
@@ -25,10 +26,10 @@ type streamFraming struct {
 // streamReceiving is the receiving of a streaming transport: served on a
 // connection taken over from net/http when it can be (see serveStream),
 // through net/http otherwise.
-func streamReceiving(w http.ResponseWriter, transport string, f streamFraming) receiving {
+func streamReceiving(w http.ResponseWriter, tr transport.Name, f streamFraming) receiving {
 	rw := newRespWriter(w)
 	return receiving{
-		transport: transport,
+		transport: tr,
 		streaming: true,
 		stream:    &f,
 		start: func() error {

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Websocket timing.
@@ -137,16 +138,16 @@ type wsConn interface {
 func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsSession {
 	f := &sockjsWSFraming{conn: conn}
 	o := svc.newOwnedConn(conn.NetConn(), f, nil)
-	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, o.wake)
+	s, rcv := session.NewSockJSPush(sid, transport.Websocket, svc.opts, o.wake)
 	f.s = s
-	return svc.startWebsocket(conn, o, s, rcv, r, TransportWebsocket, session.DecodeWebsocketMessage)
+	return svc.startWebsocket(conn, o, s, rcv, r, transport.Websocket, session.DecodeWebsocketMessage)
 }
 
 // startWebsocket starts the session s, received by rcv over o, of a
 // websocket (SockJS or raw); decode turns one websocket message into the
 // session's messages.
 func (svc *service) startWebsocket(conn wsConn, o *ownedConn, s *session.SockJS, rcv *session.Receiver,
-	r *http.Request, transport string, decode func([]byte) ([]string, error)) *wsSession {
+	r *http.Request, tr transport.Name, decode func([]byte) ([]string, error)) *wsSession {
 	o.rcv = rcv
 	c := svc.srv.identify(r)
 	s.SetRequest(svc.srv.requestFacts(r, c))

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Defaults of Options.
@@ -44,7 +46,7 @@ type Options struct {
 	MaxMessagesPerSecond int
 	// Meter, when set, returns the traffic counters of a transport; it is
 	// called once per session.
-	Meter func(transport string) Meter
+	Meter func(tr transport.Name) Meter
 	// OnClose, when set, is called once when a session closes, outside any
 	// lock, with how it ended.
 	OnClose func(s *SockJS, info CloseInfo)
@@ -98,7 +100,7 @@ const emptyBatch = 2 // len("a[")
 // Deliver. All methods are safe for concurrent use.
 type SockJS struct {
 	id        string
-	transport string
+	transport transport.Name
 	opts      *Options
 	inbox     chan string
 	done      chan struct{}
@@ -129,18 +131,18 @@ type SockJS struct {
 
 // NewSockJS creates an open session with no receiver; its disconnect timer
 // runs from now. opts must come from Options.Resolve.
-func NewSockJS(id, transport string, opts *Options) *SockJS {
-	s := newSockJS(id, transport, opts)
+func NewSockJS(id string, tr transport.Name, opts *Options) *SockJS {
+	s := newSockJS(id, tr, opts)
 	s.mu.Lock()
 	s.armTimerLocked()
 	s.mu.Unlock()
 	return s
 }
 
-func newSockJS(id, transport string, opts *Options) *SockJS {
+func newSockJS(id string, tr transport.Name, opts *Options) *SockJS {
 	s := &SockJS{
 		id:        id,
-		transport: transport,
+		transport: tr,
 		opts:      opts,
 		done:      make(chan struct{}),
 		out:       append(make([]byte, 0, 64), "a["...),
@@ -155,7 +157,7 @@ func newSockJS(id, transport string, opts *Options) *SockJS {
 		s.inbox = make(chan string, opts.InboxSize)
 	}
 	if opts.Meter != nil {
-		s.meter = opts.Meter(transport)
+		s.meter = opts.Meter(tr)
 	}
 	s.rate.perSecond = opts.MaxMessagesPerSecond
 	return s
@@ -165,8 +167,8 @@ func newSockJS(id, transport string, opts *Options) *SockJS {
 // AttachWaitPush) already attached, for a transport whose connection is the
 // session (a websocket). No disconnect timer is made until the receiver
 // detaches, so such a session costs none while it lives.
-func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS, *Receiver) {
-	s := newSockJS(id, transport, opts)
+func NewSockJSPush(id string, tr transport.Name, opts *Options, notify func()) (*SockJS, *Receiver) {
+	s := newSockJS(id, tr, opts)
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
 }
@@ -178,8 +180,8 @@ func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS,
 // and the close frame last (the transport closes with CloseInfo). There is
 // no open frame. Everything else (limits, meter, events, close) is the
 // same session.
-func NewRawPush(id, transport string, opts *Options, notify func(), frame func(dst []byte, msg string) []byte) (*SockJS, *Receiver) {
-	s := newSockJS(id, transport, opts)
+func NewRawPush(id string, tr transport.Name, opts *Options, notify func(), frame func(dst []byte, msg string) []byte) (*SockJS, *Receiver) {
+	s := newSockJS(id, tr, opts)
 	s.frameRaw, s.out, s.openSent = frame, nil, true
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
@@ -215,7 +217,7 @@ func (s *SockJS) takeOutLocked() {
 func (s *SockJS) ID() string { return s.id }
 
 // Transport implements Session.
-func (s *SockJS) Transport() string { return s.transport }
+func (s *SockJS) Transport() string { return string(s.transport) }
 
 // Request implements Session.
 func (s *SockJS) Request() *Request { return s.req }

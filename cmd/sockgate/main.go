@@ -21,6 +21,7 @@ import (
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/services"
+	"github.com/sockgate/sockgate/session/services/testserver"
 	"github.com/sockgate/sockgate/static"
 )
 
@@ -207,10 +208,10 @@ func conformanceServices(base gateway.Service) []gateway.Service {
 	cookie.CookieNeeded = true
 	return []gateway.Service{
 		echo, noWS, cookie,
-		with(base, "/close", services.CloseAtOnce),
-		with(base, "/ticker", services.Ticker),
-		with(base, "/amplify", services.Amplify),
-		withEvents(base, "/broadcast", services.NewBroadcast().Events()),
+		with(base, "/close", testserver.CloseAtOnce),
+		with(base, "/ticker", testserver.Ticker),
+		with(base, "/amplify", testserver.Amplify),
+		withEvents(base, "/broadcast", testserver.NewBroadcast().Events()),
 	}
 }
 
