@@ -38,6 +38,10 @@ const (
 	idleTimeout = 2 * time.Minute
 	// maxHeaderBytes bounds a request's headers.
 	maxHeaderBytes = 64 << 10
+	// drainIdleWait bounds how long a drain waits for the services to
+	// handle the messages clients already sent before it closes the
+	// sessions.
+	drainIdleWait = 2 * time.Second
 	// clientScriptPath is where, under each service prefix, the gateway
 	// serves Config.ClientScript.
 	clientScriptPath = "/sockjs.min.js"
@@ -60,8 +64,14 @@ type Server struct {
 	limiter  *sessionLimiter
 	metrics  *metrics
 	sampler  *logSampler // repeated warn lines
-	closeMu  sync.Mutex
-	closed   bool
+	// busy and unfinished count the native sessions whose service is not
+	// done with the messages delivered to it, and those that have not
+	// collected their close frame (see session.Options); the drain waits
+	// on them.
+	busy       session.Counter
+	unfinished session.Counter
+	closeMu    sync.Mutex
+	closed     bool
 }
 
 // New builds a gateway from cfg without listening yet.
@@ -353,11 +363,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.metrics.draining.Set(1)
 	s.log.Info().Msg("draining")
-	s.waitFor(ctx, 2*time.Second, s.handlersIdle)
+	idleCtx, cancel := context.WithTimeout(ctx, drainIdleWait)
+	s.busy.Wait(idleCtx)
+	cancel()
 	for _, svc := range s.services {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
-	s.waitFor(ctx, 0, s.closeFramesDelivered)
+	s.unfinished.Wait(ctx)
 	err := s.http.Shutdown(ctx)
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
@@ -379,45 +391,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.admin.Close()
 	}
 	return err
-}
-
-// waitFor polls cond until it holds, ctx ends or max (if not zero) passes.
-func (s *Server) waitFor(ctx context.Context, max time.Duration, cond func() bool) {
-	var deadline <-chan time.Time
-	if max > 0 {
-		t := time.NewTimer(max)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline:
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *Server) handlersIdle() bool {
-	for _, svc := range s.services {
-		if !svc.handlersIdle() {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Server) closeFramesDelivered() bool {
-	for _, svc := range s.services {
-		if !svc.closeFramesDelivered() {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Server) serveHealthz(w http.ResponseWriter, _ *http.Request) {

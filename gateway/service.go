@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
@@ -37,9 +38,10 @@ type service struct {
 	off      map[transport.Name]bool // disabled transports
 	srv      *Server                 // policies, limits, metrics, drain state
 	upgrader *websocket.Upgrader
-	clients  sync.Map // *session.SockJS -> client, for the limiter and the registry key
-	expiries sync.Map // session.Session -> *time.Timer, closing it when its token expires
-	owners   sync.Map // session id -> registry key of its first session, to count foreign requests
+	clients  sync.Map     // *session.SockJS -> client, for the limiter and the registry key
+	expiries sync.Map     // session.Session -> *time.Timer, closing it when its token expires
+	owners   sync.Map     // session id -> registry key of its first session, to count foreign requests
+	walks    atomic.Int64 // walks of every session by closeAll (the drain's tests count them)
 }
 
 // client is where a session of the registry came from.
@@ -89,6 +91,8 @@ func newService(cfg Service, srv *Server) *service {
 		OnClose:              svc.onClose,
 		Events:               cfg.Events,
 		Logger:               svc.log,
+		Busy:                 &srv.busy,
+		Unfinished:           &srv.unfinished,
 	}.Resolve()
 	return svc
 }
@@ -265,9 +269,6 @@ type engineSession interface {
 	session.Session
 	// Start runs an Events service's OnOpen and lets the open frame go.
 	Start()
-	// Idle reports whether the service is done with every message
-	// delivered to it.
-	Idle() bool
 }
 
 var _ engineSession = (*session.SockJS)(nil)
@@ -357,41 +358,10 @@ func (l *liveSet) snapshot() []engineSession {
 	return out
 }
 
-// handlersIdle reports whether every session's handler is done with the
-// messages delivered to it.
-func (svc *service) handlersIdle() bool {
-	idle := true
-	svc.reg.Range(func(s *session.SockJS) bool {
-		idle = s.Idle()
-		return idle
-	})
-	for _, s := range svc.ws.snapshot() {
-		if !s.Idle() {
-			return false
-		}
-	}
-	return idle
-}
-
-// closeFramesDelivered reports whether every session has collected its
-// close frame (websocket sessions leave the live set when they end).
-func (svc *service) closeFramesDelivered() bool {
-	done := true
-	svc.reg.Range(func(s *session.SockJS) bool {
-		done = s.Finished()
-		return done
-	})
-	return done && svc.ws.len() == 0
-}
-
-func (l *liveSet) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
-}
-
-// closeAll closes every session of the service.
+// closeAll closes every session of the service: one walk of the registry
+// and of the live set.
 func (svc *service) closeAll(code int, reason string) {
+	svc.walks.Add(1)
 	svc.reg.Range(func(s *session.SockJS) bool {
 		_ = s.Close(code, reason)
 		return true

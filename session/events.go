@@ -67,7 +67,8 @@ type Dispatcher struct {
 	s   Session
 	log zerolog.Logger
 
-	run sync.Mutex // held while OnOpen or OnMessage runs
+	run  sync.Mutex // held while OnOpen or OnMessage runs
+	busy *Counter   // counts the session while OnOpen or OnMessage runs
 
 	mu      sync.Mutex
 	opened  bool
@@ -96,6 +97,8 @@ func (d *Dispatcher) openLocked() {
 	}
 	d.opened, d.running = true, true
 	d.mu.Unlock()
+	d.busy.add(1)
+	defer d.busy.add(-1)
 	d.call(func() { d.ev.OnOpen(d.s) })
 	d.finished()
 }
@@ -107,6 +110,8 @@ func (d *Dispatcher) Message(msgs []string, before func(msg string)) error {
 	d.run.Lock()
 	defer d.run.Unlock()
 	d.openLocked()
+	d.busy.add(1)
+	defer d.busy.add(-1)
 	for _, m := range msgs {
 		d.mu.Lock()
 		if d.closed {
@@ -144,14 +149,6 @@ func (d *Dispatcher) Close(info CloseInfo) {
 	}
 	d.mu.Unlock()
 	d.call(func() { d.ev.OnClose(d.s, info) })
-}
-
-// Idle reports whether no callback runs now: the session's messages so
-// far are handled.
-func (d *Dispatcher) Idle() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return !d.running
 }
 
 // finished ends a running callback and calls a close that waited for it.

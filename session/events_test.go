@@ -52,15 +52,18 @@ func TestEventsOrder(t *testing.T) {
 	t.Parallel()
 	var l eventLog
 	l.onMessage = func(s Session, msg string) { _ = s.Send("echo " + msg) }
-	s := NewSockJS("id", "websocket", eventsOptions(&l, zerolog.Nop()))
+	var busy Counter
+	opts := eventsOptions(&l, zerolog.Nop())
+	opts.Busy = &busy
+	s := NewSockJS("id", "websocket", opts)
 	defer s.Forget(CodeNormal, "test over")
 	s.Start()
 	s.Start() // a second Start calls nothing
 	if err := s.Deliver(context.Background(), []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Idle() {
-		t.Error("Idle = false after Deliver returned; the messages were handled synchronously")
+	if n := busy.Len(); n != 0 {
+		t.Errorf("Busy = %d after Deliver returned, want 0: the messages were handled synchronously", n)
 	}
 	// DeliverAndWait must not wait for a Recv that never comes.
 	start := time.Now()

@@ -162,6 +162,9 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 	case s.state != stateOpen:
 		frame = s.closeMsg
 		s.state = stateClosed
+		if !s.connOwned {
+			s.finishLocked()
+		}
 		s.mu.Unlock()
 		if frame == nil {
 			return nil, true, false, ErrClosed

@@ -58,6 +58,17 @@ type Options struct {
 	Events Events
 	// Logger receives panics of Events callbacks.
 	Logger zerolog.Logger
+	// Busy, when set, counts the sessions whose service is not done with
+	// every message delivered to it: a Handler that has not asked for the
+	// next message since, an Events callback that runs. A drain waits for
+	// it to reach zero before closing the sessions.
+	Busy *Counter
+	// Unfinished, when set, counts the sessions not yet finished: created
+	// and neither forgotten nor past handing their close frame to a
+	// receiver (a connection-owned session, NewSockJSPush or NewRawPush,
+	// finishes when it is forgotten: its connection ended). A drain waits
+	// for it to reach zero once it closed every session.
+	Unfinished *Counter
 }
 
 func (o *Options) withDefaults() *Options {
@@ -115,6 +126,9 @@ type SockJS struct {
 	// framing: no open frame, no "a[...]" batches, no heartbeat frames go
 	// to the client (see NewRawPush).
 	frameRaw func(dst []byte, msg string) []byte
+	// connOwned: the session is its connection's (NewSockJSPush,
+	// NewRawPush); it finishes when forgotten.
+	connOwned bool
 
 	mu        sync.Mutex
 	state     int
@@ -127,6 +141,7 @@ type SockJS struct {
 	timer     *time.Timer
 	expireAt  time.Time
 	forgotten bool
+	finished  bool // counted out of Options.Unfinished
 }
 
 // NewSockJS creates an open session with no receiver; its disconnect timer
@@ -147,12 +162,14 @@ func newSockJS(id string, tr transport.Name, opts *Options) *SockJS {
 		done:      make(chan struct{}),
 		out:       append(make([]byte, 0, 64), "a["...),
 		meter:     nopMeter{},
-		progress:  newProgress(),
+		progress:  newProgress(opts.Busy),
 		req:       noRequest,
 		stats:     stats{opened: time.Now()},
 	}
+	opts.Unfinished.add(1)
 	if opts.Events != nil {
 		s.events = NewDispatcher(opts.Events, s, opts.Logger)
+		s.events.busy = opts.Busy
 	} else {
 		s.inbox = make(chan string, opts.InboxSize)
 	}
@@ -169,6 +186,7 @@ func newSockJS(id string, tr transport.Name, opts *Options) *SockJS {
 // detaches, so such a session costs none while it lives.
 func NewSockJSPush(id string, tr transport.Name, opts *Options, notify func()) (*SockJS, *Receiver) {
 	s := newSockJS(id, tr, opts)
+	s.connOwned = true
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
 }
@@ -182,7 +200,7 @@ func NewSockJSPush(id string, tr transport.Name, opts *Options, notify func()) (
 // same session.
 func NewRawPush(id string, tr transport.Name, opts *Options, notify func(), frame func(dst []byte, msg string) []byte) (*SockJS, *Receiver) {
 	s := newSockJS(id, tr, opts)
-	s.frameRaw, s.out, s.openSent = frame, nil, true
+	s.frameRaw, s.out, s.openSent, s.connOwned = frame, nil, true, true
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
 }
@@ -491,9 +509,7 @@ func (s *SockJS) expire() {
 	if wasOpen {
 		s.closed(info)
 	}
-	if s.opts.OnForget != nil {
-		s.opts.OnForget(s)
-	}
+	s.forgot()
 }
 
 // Forget ends the session at once without waiting for the disconnect delay
@@ -525,25 +541,24 @@ func (s *SockJS) Forget(code int, reason string) {
 	if wasOpen {
 		s.closed(info)
 	}
+	s.forgot()
+}
+
+// forgot runs once the session is forgotten: OnForget, then the session
+// is finished if it was not already.
+func (s *SockJS) forgot() {
 	if s.opts.OnForget != nil {
 		s.opts.OnForget(s)
 	}
-}
-
-// Idle reports whether the handler is done with every message delivered to
-// it (it asked for the next one, or returned), so whatever it sends in
-// answer is queued. A drain waits for this before closing.
-func (s *SockJS) Idle() bool {
-	if s.events != nil {
-		return s.events.Idle()
-	}
-	return len(s.inbox) == 0 && s.progress.idle()
-}
-
-// Finished reports whether the session is closed and its close frame was
-// handed to a receiver (or it is gone for good): nothing is left to deliver.
-func (s *SockJS) Finished() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state == stateClosed || s.forgotten
+	s.finishLocked()
+	s.mu.Unlock()
+}
+
+// finishLocked counts the session out of Options.Unfinished, once.
+func (s *SockJS) finishLocked() {
+	if !s.finished {
+		s.finished = true
+		s.opts.Unfinished.add(-1)
+	}
 }
