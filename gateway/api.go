@@ -48,9 +48,13 @@ const (
 	apiMaxReason = 123 // what fits a websocket close frame
 )
 
+// apiPrefix is where the backend API is mounted: every path that starts
+// with it, as gorilla/mux's PathPrefix matches.
+const apiPrefix = "/api"
+
 // registerAPIRoutes mounts the backend API under /api/ on r.
 func (s *Server) registerAPIRoutes(r *mux.Router) {
-	api := r.PathPrefix("/api").Subrouter()
+	api := r.PathPrefix(apiPrefix).Subrouter()
 	api.Use(s.apiAuth)
 	api.HandleFunc("/rooms/{room}/messages", s.apiPostMessage).Methods(http.MethodPost)
 	api.HandleFunc("/rooms/{room}", s.apiRoom).Methods(http.MethodGet)

@@ -72,6 +72,11 @@ type Server struct {
 	unfinished session.Counter
 	closeMu    sync.Mutex
 	closed     bool
+	// healthRoutes and appRoutes are the route tables the routers and the
+	// fast path are generated from (see routes.go).
+	healthRoutes routeTable
+	appRoutes    routeTable
+	router       http.Handler // the routers, without the fast path
 }
 
 // New builds a gateway from cfg without listening yet.
@@ -120,18 +125,20 @@ func New(cfg Config) (*Server, error) {
 	if s.proxies, err = newProxyPolicy(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	app := mux.NewRouter()
-	app.SkipClean(true)
 	for _, sc := range cfg.Services {
-		if err := s.mount(app, sc); err != nil {
+		if err := s.mount(sc); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Static != nil {
-		app.PathPrefix("/").Handler(routeLabel("static", cfg.Static))
+		s.appRoutes = append(s.appRoutes, route{path: "/", kind: matchStart, label: "static", handler: cfg.Static})
 	}
+	app := mux.NewRouter()
+	app.SkipClean(true)
+	s.appRoutes.register(app)
 	app.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
 
+	s.healthRoutes = s.healthTable()
 	root := mux.NewRouter()
 	root.SkipClean(true)
 	health := root
@@ -139,27 +146,18 @@ func New(cfg Config) (*Server, error) {
 		health = mux.NewRouter()
 		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: newStdLogger(s.log)}
 	}
-	// Exact-path matchers: gorilla/mux path templates cost a regexp per
-	// request, and every request passes these routes.
-	health.MatcherFunc(exactPath("/healthz")).Handler(routeLabel("healthz", http.HandlerFunc(s.serveHealthz)))
-	health.MatcherFunc(exactPath("/readyz")).Handler(routeLabel("readyz", http.HandlerFunc(s.serveReadyz)))
-	health.MatcherFunc(exactPath("/metrics")).Handler(routeLabel("metrics", s.metrics.handler()))
-	if cfg.APIKey != "" {
-		s.registerAPIRoutes(health)
-	}
-	if cfg.Pprof {
-		health.PathPrefix("/debug/pprof/").Handler(routeLabel("pprof", http.HandlerFunc(servePprof)))
-	}
+	s.healthRoutes.register(health)
 	if cfg.BasePath != "" {
 		base := cfg.BasePath
-		root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-			return strings.HasPrefix(r.URL.Path, base+"/")
-		}).Handler(http.StripPrefix(base, app))
-		root.MatcherFunc(exactPath(base)).Handler(http.RedirectHandler(base+"/", http.StatusMovedPermanently))
+		routeTable{
+			{path: base + "/", kind: matchStart, handler: http.StripPrefix(base, app)},
+			{path: base, kind: matchExact, handler: http.RedirectHandler(base+"/", http.StatusMovedPermanently)},
+		}.register(root)
 		root.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
 	} else {
 		root.NotFoundHandler = app
 	}
+	s.router = root
 	s.http = &http.Server{
 		Handler:           s.observe(s.fastPath(root)),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -189,8 +187,28 @@ func (s *Server) warnProxyTimeout() {
 	}
 }
 
-// mount adds one service's routes.
-func (s *Server) mount(app *mux.Router, sc Service) error {
+// healthTable is the routes of the health listener (the admin address, or
+// the main one): probes, metrics, the backend API and the profiler.
+func (s *Server) healthTable() routeTable {
+	t := routeTable{
+		{path: "/healthz", kind: matchExact, label: "healthz", handler: http.HandlerFunc(s.serveHealthz)},
+		{path: "/readyz", kind: matchExact, label: "readyz", handler: http.HandlerFunc(s.serveReadyz)},
+		{path: "/metrics", kind: matchExact, label: "metrics", handler: s.metrics.handler()},
+	}
+	if s.cfg.APIKey != "" {
+		api := mux.NewRouter()
+		api.SkipClean(true)
+		s.registerAPIRoutes(api) // labels its routes itself
+		t = append(t, route{path: apiPrefix, kind: matchStart, handler: api})
+	}
+	if s.cfg.Pprof {
+		t = append(t, route{path: "/debug/pprof/", kind: matchStart, label: "pprof", handler: http.HandlerFunc(servePprof)})
+	}
+	return t
+}
+
+// mount adds one service's routes to the application's table.
+func (s *Server) mount(sc Service) error {
 	if !strings.HasPrefix(sc.Prefix, "/") || sc.Prefix == "/" || strings.HasSuffix(sc.Prefix, "/") {
 		return fmt.Errorf("gateway: service prefix %q must start with / and not end with it", sc.Prefix)
 	}
@@ -201,73 +219,16 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 		if sc.SockJSURL == "" {
 			sc.SockJSURL = s.cfg.BasePath + sc.Prefix + clientScriptPath
 		}
-		app.MatcherFunc(exactPath(sc.Prefix + clientScriptPath)).Handler(routeLabel("client_script", s.cfg.ClientScript))
+		s.appRoutes = append(s.appRoutes, route{path: sc.Prefix + clientScriptPath, kind: matchExact, label: "client_script", handler: s.cfg.ClientScript})
 	}
-	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {
-		h = routeLabel("compat", newCompatService(sc, s))
-	} else {
-		svc := newService(sc, s)
-		s.services = append(s.services, svc)
-		h = svc
+		s.appRoutes = append(s.appRoutes, route{path: sc.Prefix, kind: matchUnder, label: "compat", handler: newCompatService(sc, s)})
+		return nil
 	}
-	prefix := sc.Prefix
-	app.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-		p := r.URL.Path
-		return p == prefix || strings.HasPrefix(p, prefix) && p[len(prefix)] == '/'
-	}).Handler(h)
+	svc := newService(sc, s)
+	s.services = append(s.services, svc)
+	s.appRoutes = append(s.appRoutes, route{path: svc.prefix, kind: matchUnder, handler: svc, fast: svc.serve})
 	return nil
-}
-
-// fastPath serves requests under a native service's prefix without going
-// through the routers: gorilla/mux copies the request twice per router
-// (route and variables into its context), four copies in all, which
-// profiles showed among the largest costs of a poll or a send. Every other
-// path, and any path the health routes own, goes to next, as do all paths
-// on the compat engine.
-func (s *Server) fastPath(next http.Handler) http.Handler {
-	if len(s.services) == 0 {
-		return next
-	}
-	base := s.cfg.BasePath
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if base != "" {
-			if !strings.HasPrefix(path, base+"/") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			path = path[len(base):]
-		}
-		for _, svc := range s.services {
-			if p := svc.prefix; strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') && !s.ownedByHealth(p) {
-				if rest := path[len(p):]; rest != clientScriptPath || s.cfg.ClientScript == nil {
-					svc.serve(w, r, rest)
-					return
-				}
-				break // the routers serve the client script
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// ownedByHealth reports whether a service prefix would hide a health
-// route served on the main listener (the routers match those first).
-func (s *Server) ownedByHealth(prefix string) bool {
-	if s.cfg.AdminAddr != "" || s.cfg.BasePath != "" {
-		return false
-	}
-	switch prefix {
-	case "/healthz", "/readyz", "/metrics", "/debug":
-		return true
-	}
-	return false
-}
-
-// exactPath matches one path without a regexp.
-func exactPath(path string) mux.MatcherFunc {
-	return func(r *http.Request, _ *mux.RouteMatch) bool { return r.URL.Path == path }
 }
 
 // Handler is the gateway's whole HTTP handler, for embedding it elsewhere.
