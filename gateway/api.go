@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // ChatAPI is what the backend API's room calls ask of the chat service
@@ -263,7 +264,7 @@ func (s *Server) closeWhere(code int, reason string, match func(session.Session)
 		}
 	}
 	for _, svc := range s.services {
-		svc.reg.Range(func(ss *session.SockJS) bool { closeIt(ss); return true })
+		svc.reg.Range(func(ss *engine.SockJS) bool { closeIt(ss); return true })
 		for _, ss := range svc.ws.snapshot() {
 			closeIt(ss)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -39,7 +40,7 @@ func TestShutdownAtScale(t *testing.T) {
 	svc := srv.services[0]
 	r := httptest.NewRequest("POST", "/echo/000/x/xhr", nil)
 	c := srv.identify(r)
-	sessions := make([]*session.SockJS, drainSessions)
+	sessions := make([]*engine.SockJS, drainSessions)
 	for i := range sessions {
 		id := strconv.Itoa(i)
 		s, err := svc.sessionFor(r, c, id, srv.bindKey(id, c), transport.XHRPolling)

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -62,7 +62,7 @@ func (svc *service) serveHTMLFile(w http.ResponseWriter, r *http.Request, sid st
 // safe inside an HTML <script> element ("<" is escaped, so a message cannot
 // close the element).
 func quoteForScript(frame []byte) []byte {
-	q := session.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
+	q := engine.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
 	n := 0
 	for _, c := range q {
 		if c == '<' {

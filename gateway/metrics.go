@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -76,7 +77,7 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// transportMeter is a session.Meter with its counters resolved once.
+// transportMeter is a engine.Meter with its counters resolved once.
 type transportMeter struct {
 	in, out, bytesIn, bytesOut prometheus.Counter
 }
@@ -105,7 +106,7 @@ func (m *metrics) request(route string, status int) {
 
 // meter returns the traffic counters of a transport, one shared value per
 // transport (a session holds a pointer, not counters of its own).
-func (m *metrics) meter(tr transport.Name) session.Meter {
+func (m *metrics) meter(tr transport.Name) engine.Meter {
 	if tm, ok := m.meters.Load(tr); ok {
 		return tm.(*transportMeter)
 	}

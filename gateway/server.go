@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/static"
 )
 
@@ -66,10 +67,10 @@ type Server struct {
 	sampler  *logSampler // repeated warn lines
 	// busy and unfinished count the native sessions whose service is not
 	// done with the messages delivered to it, and those that have not
-	// collected their close frame (see session.Options); the drain waits
+	// collected their close frame (see engine.Options); the drain waits
 	// on them.
-	busy       session.Counter
-	unfinished session.Counter
+	busy       engine.Counter
+	unfinished engine.Counter
 	closeMu    sync.Mutex
 	closed     bool
 	// healthRoutes and appRoutes are the route tables the routers and the
@@ -178,7 +179,7 @@ func (s *Server) warnProxyTimeout() {
 	for _, sc := range s.cfg.Services {
 		hb := sc.HeartbeatDelay
 		if hb <= 0 {
-			hb = session.DefaultHeartbeatDelay
+			hb = engine.DefaultHeartbeatDelay
 		}
 		if hb >= s.cfg.ProxyIdleTimeout {
 			s.log.Warn().Str("service", sc.Prefix).Dur("heartbeat_delay", hb).Dur("proxy_idle_timeout", s.cfg.ProxyIdleTimeout).

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -30,15 +31,15 @@ const (
 type service struct {
 	cfg      Service
 	prefix   string
-	opts     *session.Options
-	reg      *session.Registry
+	opts     *engine.Options
+	reg      *engine.Registry
 	ws       liveSet // websocket and raw websocket sessions (not in reg)
 	log      zerolog.Logger
 	iframe   iframePage
 	off      map[transport.Name]bool // disabled transports
 	srv      *Server                 // policies, limits, metrics, drain state
 	upgrader *websocket.Upgrader
-	clients  sync.Map     // *session.SockJS -> client, for the limiter and the registry key
+	clients  sync.Map     // *engine.SockJS -> client, for the limiter and the registry key
 	expiries sync.Map     // session.Session -> *time.Timer, closing it when its token expires
 	owners   sync.Map     // session id -> registry key of its first session, to count foreign requests
 	walks    atomic.Int64 // walks of every session by closeAll (the drain's tests count them)
@@ -63,7 +64,7 @@ func newService(cfg Service, srv *Server) *service {
 	svc := &service{
 		cfg:      cfg,
 		prefix:   strings.TrimSuffix(cfg.Prefix, "/"),
-		reg:      session.NewRegistry(),
+		reg:      engine.NewRegistry(),
 		ws:       newLiveSet(),
 		log:      srv.log.With().Str("service", cfg.Prefix).Logger(),
 		iframe:   newIframePage(cfg.SockJSURL),
@@ -81,7 +82,7 @@ func newService(cfg Service, srv *Server) *service {
 	if cfg.DisableRawWebsocket {
 		svc.off[transport.RawWebsocket] = true
 	}
-	svc.opts = session.Options{
+	svc.opts = engine.Options{
 		HeartbeatDelay:       cfg.HeartbeatDelay,
 		DisconnectDelay:      cfg.DisconnectDelay,
 		MaxQueueBytes:        cfg.MaxQueueBytes,
@@ -235,15 +236,15 @@ func (svc *service) admit(r *http.Request) (netip.Addr, error) {
 // sessionFor returns the session with id bound to caller c (under key,
 // see Server.bindKey), creating it (and starting the service handler for
 // it) when there is none.
-func (svc *service) sessionFor(r *http.Request, c caller, id, key string, tr transport.Name) (*session.SockJS, error) {
+func (svc *service) sessionFor(r *http.Request, c caller, id, key string, tr transport.Name) (*engine.SockJS, error) {
 	var refusal error
-	s, created := svc.reg.GetOrCreate(key, func() *session.SockJS {
+	s, created := svc.reg.GetOrCreate(key, func() *engine.SockJS {
 		ip, err := svc.admit(r)
 		if err != nil {
 			refusal = err
 			return nil
 		}
-		s := session.NewSockJS(id, tr, svc.opts)
+		s := engine.NewSockJS(id, tr, svc.opts)
 		s.SetRequest(svc.srv.requestFacts(r, c))
 		svc.clients.Store(s, client{ip, key})
 		return s
@@ -269,9 +270,11 @@ type engineSession interface {
 	session.Session
 	// Start runs an Events service's OnOpen and lets the open frame go.
 	Start()
+	// HandlerDone records that a Handler service returned.
+	HandlerDone()
 }
 
-var _ engineSession = (*session.SockJS)(nil)
+var _ engineSession = (*engine.SockJS)(nil)
 
 // start runs the service handler for a new session: an Events service's
 // OnOpen in the calling goroutine, a Handler in a goroutine of its own.
@@ -284,17 +287,18 @@ func (svc *service) start(s engineSession) {
 	go func() {
 		defer svc.srv.handlers.Done()
 		session.Run(svc.cfg.Handler, s, svc.log)
+		s.HandlerDone() // after Run closed s: nothing delivered is waited for
 	}()
 }
 
 // attach finds or creates the session and attaches a receiver to it.
-func (svc *service) attach(r *http.Request, id string, tr transport.Name) (*session.Receiver, error) {
+func (svc *service) attach(r *http.Request, id string, tr transport.Name) (*engine.Receiver, error) {
 	return svc.attachPush(r, id, tr, nil)
 }
 
 // attachPush is attach for a push receiver that calls notify (nil: a pull
 // receiver).
-func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, notify func()) (*session.Receiver, error) {
+func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, notify func()) (*engine.Receiver, error) {
 	c := svc.srv.identify(r)
 	key := svc.srv.bindKey(id, c)
 	for range 3 {
@@ -312,7 +316,7 @@ func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, no
 	return nil, session.ErrClosed
 }
 
-func (svc *service) forget(s *session.SockJS) {
+func (svc *service) forget(s *engine.SockJS) {
 	svc.ws.remove(s)
 	if v, ok := svc.clients.LoadAndDelete(s); ok {
 		cl := v.(client)
@@ -322,7 +326,7 @@ func (svc *service) forget(s *session.SockJS) {
 	}
 }
 
-func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
+func (svc *service) onClose(s *engine.SockJS, info session.CloseInfo) {
 	svc.disarm(s)
 	svc.srv.metrics.closed(s.Transport(), info)
 	svc.logClosed(s, info)
@@ -362,7 +366,7 @@ func (l *liveSet) snapshot() []engineSession {
 // and of the live set.
 func (svc *service) closeAll(code int, reason string) {
 	svc.walks.Add(1)
-	svc.reg.Range(func(s *session.SockJS) bool {
+	svc.reg.Range(func(s *engine.SockJS) bool {
 		_ = s.Close(code, reason)
 		return true
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -238,9 +239,9 @@ func (st *stream) finish() {
 // refuseReceiver answers a receiving request that could not attach: a
 // second receiver gets the 2010 close frame in the transport's framing.
 func (svc *service) refuseReceiver(w http.ResponseWriter, rv receiving, err error) {
-	if errors.Is(err, session.ErrReceiverAttached) {
+	if errors.Is(err, engine.ErrReceiverAttached) {
 		if rv.start() == nil {
-			_, _ = rv.fw.writeFrame(session.CloseFrame(session.CodeAnotherConnection, session.ReasonAnotherConnection))
+			_, _ = rv.fw.writeFrame(engine.CloseFrame(session.CodeAnotherConnection, session.ReasonAnotherConnection))
 		}
 		return
 	}

@@ -43,9 +43,6 @@ var (
 	// ErrQueueFull is returned by Send when the outgoing queue is over its
 	// bound; the session is closed with CodeSlowClient.
 	ErrQueueFull = errors.New("session: outgoing queue full")
-	// ErrReceiverAttached is returned by Attach when another receiver is
-	// already attached (the SockJS 2010 case).
-	ErrReceiverAttached = errors.New("session: another receiver attached")
 )
 
 // CloseInfo tells how a session ended.

@@ -1,11 +1,17 @@
-package session
+package engine
 
 import (
 	"context"
 	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/sockgate/sockgate/session"
 )
+
+// ErrReceiverAttached is returned by AttachWait when another receiver is
+// still attached (the SockJS 2010 case).
+var ErrReceiverAttached = errors.New("engine: another receiver attached")
 
 // Receiver is one transport request (a poll, a stream, a websocket) attached
 // to a session to carry its frames to the client. Only one is attached at a
@@ -79,7 +85,7 @@ func (s *SockJS) attach(notify func()) (*Receiver, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.forgotten {
-		return nil, ErrClosed
+		return nil, session.ErrClosed
 	}
 	if s.recv != nil {
 		return nil, ErrReceiverAttached
@@ -143,7 +149,7 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 	switch {
 	case s.recv != r || s.forgotten:
 		s.mu.Unlock()
-		return nil, true, false, ErrClosed
+		return nil, true, false, session.ErrClosed
 	case !s.openSent:
 		s.openSent = true
 		s.mu.Unlock()
@@ -167,7 +173,7 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 		}
 		s.mu.Unlock()
 		if frame == nil {
-			return nil, true, false, ErrClosed
+			return nil, true, false, session.ErrClosed
 		}
 		return frame, true, true, nil
 	}
@@ -227,6 +233,6 @@ func (r *Receiver) Detach() {
 // open session is closed with c[1002,"Connection interrupted"], which the
 // next receiver gets.
 func (r *Receiver) Abort() {
-	r.s.Close(CodeInterrupted, ReasonInterrupted)
+	r.s.Close(session.CodeInterrupted, session.ReasonInterrupted)
 	r.Detach()
 }

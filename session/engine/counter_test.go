@@ -1,9 +1,11 @@
-package session
+package engine
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 // TestCounterWait: Wait returns at once at zero, blocks while the count is
@@ -51,7 +53,7 @@ func TestBusyCounts(t *testing.T) {
 	opts, _ := testOptions(t)
 	opts.Busy = &busy
 	s := NewSockJS("id", "xhr-polling", opts)
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	ctx := context.Background()
 	if err := s.Deliver(ctx, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func TestUnfinishedCounts(t *testing.T) {
 	if unfinished.Len() != 1 {
 		t.Fatalf("Unfinished = %d after NewSockJS, want 1", unfinished.Len())
 	}
-	_ = s.Close(CodeShutdown, ReasonShutdown)
+	_ = s.Close(session.CodeShutdown, session.ReasonShutdown)
 	if unfinished.Len() != 1 {
 		t.Fatalf("Unfinished = %d after Close, want 1: the close frame is not collected", unfinished.Len())
 	}
@@ -109,13 +111,13 @@ func TestUnfinishedCounts(t *testing.T) {
 	if unfinished.Len() != 0 {
 		t.Fatalf("Unfinished = %d after the close frame, want 0", unfinished.Len())
 	}
-	s.Forget(CodeNormal, "test over")
+	s.Forget(session.CodeNormal, "test over")
 	if unfinished.Len() != 0 {
 		t.Fatalf("Unfinished = %d after Forget, want 0: counted out once", unfinished.Len())
 	}
 
 	ws, rcv := NewSockJSPush("ws", "websocket", opts, func() {})
-	_ = ws.Close(CodeShutdown, ReasonShutdown)
+	_ = ws.Close(session.CodeShutdown, session.ReasonShutdown)
 	for {
 		if _, last, ok, err := rcv.TryNext(context.Background()); err != nil || !ok || last {
 			break
@@ -124,7 +126,7 @@ func TestUnfinishedCounts(t *testing.T) {
 	if unfinished.Len() != 1 {
 		t.Fatalf("Unfinished = %d with a websocket's close frame written, want 1 until its connection ends", unfinished.Len())
 	}
-	ws.Forget(CodeNormal, "connection ended")
+	ws.Forget(session.CodeNormal, "connection ended")
 	if unfinished.Len() != 0 {
 		t.Fatalf("Unfinished = %d after the websocket is forgotten, want 0", unfinished.Len())
 	}

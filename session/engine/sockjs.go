@@ -1,12 +1,15 @@
-package session
+package engine
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -49,13 +52,13 @@ type Options struct {
 	Meter func(tr transport.Name) Meter
 	// OnClose, when set, is called once when a session closes, outside any
 	// lock, with how it ended.
-	OnClose func(s *SockJS, info CloseInfo)
+	OnClose func(s *SockJS, info session.CloseInfo)
 	// OnForget, when set, is called once when a session is gone for good:
 	// after its close frame was replayed until the disconnect delay passed.
 	OnForget func(s *SockJS)
 	// Events, when set, makes sessions dispatch to it (see Events) instead
 	// of queueing messages for Recv; the transport calls Start.
-	Events Events
+	Events session.Events
 	// Logger receives panics of Events callbacks.
 	Logger zerolog.Logger
 	// Busy, when set, counts the sessions whose service is not done with
@@ -94,6 +97,10 @@ func (o *Options) withDefaults() *Options {
 // Resolve returns a copy of o with every zero field set to its default.
 func (o Options) Resolve() *Options { return o.withDefaults() }
 
+// noRequest is what Request returns for a session opened without one
+// (tests; SetRequest not called).
+var noRequest = &session.Request{Header: http.Header{}, Query: url.Values{}}
+
 // Session states.
 const (
 	stateOpen    = iota // open frame pending or sent, messages flow
@@ -116,12 +123,12 @@ type SockJS struct {
 	inbox     chan string
 	done      chan struct{}
 
-	req      *Request
+	req      *session.Request
 	stats    stats
 	meter    Meter
 	rate     rateLimiter
 	progress progress
-	events   *Dispatcher // nil for Handler services
+	events   *Dispatcher // nil for session.Handler services
 	// frameRaw, in raw mode, appends one message in the transport's own
 	// framing: no open frame, no "a[...]" batches, no heartbeat frames go
 	// to the client (see NewRawPush).
@@ -137,7 +144,7 @@ type SockJS struct {
 	drained   chan struct{} // closed when out is taken or dropped; made by a waiting broadcast
 	recv      *Receiver
 	closeMsg  []byte
-	info      CloseInfo
+	info      session.CloseInfo
 	timer     *time.Timer
 	expireAt  time.Time
 	forgotten bool
@@ -238,11 +245,11 @@ func (s *SockJS) ID() string { return s.id }
 func (s *SockJS) Transport() string { return string(s.transport) }
 
 // Request implements Session.
-func (s *SockJS) Request() *Request { return s.req }
+func (s *SockJS) Request() *session.Request { return s.req }
 
 // SetRequest records the request that opened the session. It must be called
 // before the session is shared: before it is registered or started.
-func (s *SockJS) SetRequest(r *Request) {
+func (s *SockJS) SetRequest(r *session.Request) {
 	if r != nil {
 		s.req = r
 	}
@@ -252,7 +259,7 @@ func (s *SockJS) SetRequest(r *Request) {
 func (s *SockJS) Done() <-chan struct{} { return s.done }
 
 // CloseInfo returns how the session ended; zero while it is open.
-func (s *SockJS) CloseInfo() CloseInfo {
+func (s *SockJS) CloseInfo() session.CloseInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.info
@@ -289,7 +296,7 @@ func (s *SockJS) Recv(ctx context.Context) (string, error) {
 			return m, nil
 		default:
 			s.progress.asking(true)
-			return "", ErrClosed
+			return "", session.ErrClosed
 		}
 	case <-ctx.Done():
 		return "", ctx.Err()
@@ -297,7 +304,7 @@ func (s *SockJS) Recv(ctx context.Context) (string, error) {
 }
 
 // HandlerDone records that the handler returned: nothing delivered will be
-// waited for any more. session.Run calls it.
+// waited for any more. The gateway calls it once session.Run returned.
 func (s *SockJS) HandlerDone() {
 	s.progress.markReady()
 	s.progress.asking(true)
@@ -333,11 +340,11 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 	}
 	select {
 	case <-s.done: // closed: nothing more is delivered, or counted against the rate
-		return ErrClosed
+		return session.ErrClosed
 	default:
 	}
 	if !s.rate.allow(len(msgs)) {
-		_ = s.Close(CodeRateLimited, ReasonRateLimited)
+		_ = s.Close(session.CodeRateLimited, session.ReasonRateLimited)
 		return ErrRateLimited
 	}
 	if s.events != nil {
@@ -347,13 +354,13 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 		s.countIn(m)
 		select {
 		case <-s.done:
-			return ErrClosed
+			return session.ErrClosed
 		default:
 		}
 		select {
 		case s.inbox <- m:
 		case <-s.done:
-			return ErrClosed
+			return session.ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -367,7 +374,7 @@ func (s *SockJS) Send(msg string) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return ErrClosed
+		return session.ErrClosed
 	}
 	if s.frameRaw != nil {
 		s.out = s.frameRaw(s.out, msg)
@@ -392,7 +399,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return ErrClosed
+		return session.ErrClosed
 	}
 	s.out = append(s.appendSep(), q...)
 	s.countOut(len(q) - 2)
@@ -404,7 +411,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 func (s *SockJS) queuedLocked() error {
 	if s.queuedBytes() > s.opts.MaxQueueBytes {
 		s.cutSlowLocked()
-		return ErrQueueFull
+		return session.ErrQueueFull
 	}
 	r := s.recv
 	s.mu.Unlock()
@@ -422,7 +429,7 @@ func (s *SockJS) cutSlowLocked() {
 		return
 	}
 	s.takeOutLocked()
-	info := s.closeLocked(CodeSlowClient, ReasonSlowClient)
+	info := s.closeLocked(session.CodeSlowClient, session.ReasonSlowClient)
 	r := s.recv
 	s.mu.Unlock()
 	// The caller may hold locks of its own (a Room broadcasting) that an
@@ -453,17 +460,17 @@ func (s *SockJS) Close(code int, reason string) error {
 
 // closeLocked moves an open session to closing; the caller must call
 // s.closed with the result after unlocking.
-func (s *SockJS) closeLocked(code int, reason string) CloseInfo {
+func (s *SockJS) closeLocked(code int, reason string) session.CloseInfo {
 	s.state = stateClosing
 	s.closeMsg = CloseFrame(code, reason)
-	s.info = CloseInfo{Code: code, Reason: reason}
+	s.info = session.CloseInfo{Code: code, Reason: reason}
 	close(s.done)
 	return s.info
 }
 
 func (s *SockJS) meterIn(m string) { s.countIn(m) }
 
-func (s *SockJS) closed(info CloseInfo) {
+func (s *SockJS) closed(info session.CloseInfo) {
 	if s.opts.OnClose != nil {
 		s.opts.OnClose(s, info)
 	}
@@ -496,10 +503,10 @@ func (s *SockJS) expire() {
 		s.mu.Unlock()
 		return
 	}
-	var info CloseInfo
+	var info session.CloseInfo
 	wasOpen := s.state == stateOpen
 	if wasOpen {
-		info = s.closeLocked(CodeTimeout, ReasonTimeout)
+		info = s.closeLocked(session.CodeTimeout, session.ReasonTimeout)
 	}
 	s.state = stateClosed
 	s.forgotten = true
@@ -521,7 +528,7 @@ func (s *SockJS) Forget(code int, reason string) {
 		s.mu.Unlock()
 		return
 	}
-	var info CloseInfo
+	var info session.CloseInfo
 	wasOpen := s.state == stateOpen
 	if wasOpen {
 		info = s.closeLocked(code, reason)

@@ -1,9 +1,11 @@
-package session
+package engine
 
 import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
@@ -11,15 +13,15 @@ func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTes
 func TestRoomBroadcastEncodesOnce(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
-	room := NewRoom("r")
+	room := session.NewRoom("r")
 	var members []*SockJS
 	for i := 0; i < 3; i++ {
 		s := NewSockJS("id", "websocket", opts)
-		defer s.Forget(CodeNormal, "test over")
+		defer s.Forget(session.CodeNormal, "test over")
 		members = append(members, s)
 		room.Join(s)
 	}
-	_ = members[2].Close(CodeNormal, "gone")
+	_ = members[2].Close(session.CodeNormal, "gone")
 	if n := room.Broadcast("hi\u2028"); n != 2 {
 		t.Fatalf("Broadcast reached %d, want 2 (one member closed)", n)
 	}
@@ -39,7 +41,7 @@ func TestRegistry(t *testing.T) {
 	opts, _ := testOptions(t)
 	reg := NewRegistry()
 	s1, created := reg.GetOrCreate("a", func() *SockJS { return NewSockJS("a", "x", opts) })
-	defer s1.Forget(CodeNormal, "test over")
+	defer s1.Forget(session.CodeNormal, "test over")
 	if !created || reg.Len() != 1 || reg.Get("a") != s1 {
 		t.Fatal("create failed")
 	}
