@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -9,6 +10,15 @@ import (
 )
 
 func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
+
+// SockJS has the method set session.Room looks for (its unexported
+// fastMember interface) to encode a broadcast once and throttle the
+// broadcaster; the compiler checks it here.
+var _ interface {
+	EncodeShared(msg string) []byte
+	SendShared(msg string, enc []byte) (over bool, err error)
+	AwaitSoftMark(start time.Time)
+} = (*SockJS)(nil)
 
 func TestRoomBroadcastEncodesOnce(t *testing.T) {
 	t.Parallel()
