@@ -31,14 +31,11 @@ LDFLAGS   := -X github.com/sockgate/sockgate/gateway.linkedCommit=$(COMMIT)
 build: assets
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sockgate
 
-# make run logs for a terminal unless the environment says otherwise.
-SOCKGATE_LOG_FORMAT ?= console
-export SOCKGATE_LOG_FORMAT
-
 ## run: build and start on :8080 (chat page at http://localhost:8080/); flags in ARGS
-## (make run ARGS='-log-level debug'), everything else from SOCKGATE_* variables
+## (make run ARGS='-log-level debug'), everything else from SOCKGATE_* variables (logs
+## for a terminal unless SOCKGATE_LOG_FORMAT says otherwise)
 run: build
-	./$(BIN) $(ARGS)
+	SOCKGATE_LOG_FORMAT=$${SOCKGATE_LOG_FORMAT:-console} ./$(BIN) $(ARGS)
 
 ## run-cluster: NATS, three nodes and nginx (deploy/nginx/sockgate.conf) on one machine;
 ## chat page at http://localhost:8080/, Ctrl-C stops all (see deploy/local-cluster.sh)

@@ -10,6 +10,7 @@ import (
 	"github.com/sockgate/sockgate/gateway/auth"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/transport"
 )
 
@@ -127,6 +128,12 @@ type Config struct {
 	// opens and closes (service, session, transport, client, duration,
 	// close code, messages each way), for very large deployments.
 	QuietSessions bool
+	// Sessions, when set, joins this node to a cluster where any node
+	// serves any session (no sticky balancing needed): requests for a
+	// session another node owns are forwarded to it, and /readyz is 503
+	// while NATS cannot be reached. Open starts answering the other
+	// nodes; close it after the gateway.
+	Sessions *cluster.Sessions
 	// ProxyIdleTimeout is the idle timeout of the reverse proxy in front,
 	// if any; New logs a warning when a heartbeat delay is not shorter.
 	ProxyIdleTimeout time.Duration

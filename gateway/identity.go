@@ -71,13 +71,16 @@ func (srv *Server) bindKey(id string, c caller) string {
 	if !addr && srv.cfg.Auth == nil {
 		return id
 	}
+	// "/" separates the parts: neither an id nor an address holds one, so
+	// the subject is what is left. The key travels in forwarded requests
+	// (see forward.go), so it is plain text.
 	var buf [96]byte // one allocation per request: the string
-	key := append(append(buf[:0], id...), 0)
+	key := append(append(buf[:0], id...), '/')
 	if addr {
 		key = c.addr.AppendTo(key)
 	}
 	if srv.cfg.Auth != nil {
-		key = append(append(key, 0), c.subject()...)
+		key = append(append(key, '/'), c.subject()...)
 	}
 	return string(key)
 }

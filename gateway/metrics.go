@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/session/transport"
 )
@@ -44,6 +46,8 @@ type metrics struct {
 	requests       *prometheus.CounterVec
 	heartbeats     prometheus.Counter
 	draining       prometheus.Gauge
+	forward        *forwardMetrics
+	cluster        atomic.Pointer[cluster.Sessions] // nil on a single node
 }
 
 func newMetrics() *metrics {
@@ -70,6 +74,10 @@ func newMetrics() *metrics {
 		f(c)
 	}
 	f(buildInfoGauge())
+	m.forward = newForwardMetrics(m.cluster.Load)
+	for _, c := range m.forward.collectors() {
+		f(c)
+	}
 	return m
 }
 

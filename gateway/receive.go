@@ -33,6 +33,9 @@ type receiving struct {
 // receive serves a receiving request: attach to the session (creating it),
 // then pass frames to the client until the response is done.
 func (svc *service) receive(w http.ResponseWriter, r *http.Request, sid string, rv receiving) {
+	if svc.forwardReceive(w, r, sid, rv) {
+		return // the session lives on another node
+	}
 	if rv.stream != nil && canTakeOver(w, r) {
 		svc.serveStream(w, r, sid, rv)
 		return

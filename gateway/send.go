@@ -43,31 +43,16 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 	key := svc.srv.bindKey(sid, c)
 	s := svc.reg.Get(key)
 	if s == nil {
+		if forwarded, ok := svc.forwardSend(w, r, sid, key, form); forwarded {
+			return ok // the session lives on another node
+		}
 		svc.noteForeign(sid, key, c)
 		writeText(w, http.StatusNotFound, "Session not found.")
 		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(svc.cfg.MaxMessageBytes)))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			svc.srv.metrics.refused(refusedTooLarge)
-			writeText(w, http.StatusRequestEntityTooLarge, "Payload too large.")
-			return false
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// The connection cannot carry another request: what is left
-			// of this body would be read as one.
-			svc.srv.metrics.refused(refusedBodyTimeout)
-			w.Header().Set("Connection", "close")
-			writeText(w, http.StatusRequestTimeout, "Request body not received in time.")
-			return false
-		}
-		writeText(w, http.StatusBadRequest, "Could not read the request body.")
+	body, ok := svc.readPayload(w, r, form)
+	if !ok {
 		return false
-	}
-	if form && isForm(r) {
-		body = formPayload(body)
 	}
 	msgs, err := engine.DecodeMessages(body)
 	if err != nil {
@@ -84,6 +69,36 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 		return false
 	}
 	return true
+}
+
+// readPayload reads a send request's payload (the d field of a form for
+// jsonp_send), answering the error itself and returning false when it
+// cannot. A forwarded send validates it here too, so that bad input gets
+// the same answer on every node.
+func (svc *service) readPayload(w http.ResponseWriter, r *http.Request, form bool) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(svc.cfg.MaxMessageBytes)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			svc.srv.metrics.refused(refusedTooLarge)
+			writeText(w, http.StatusRequestEntityTooLarge, "Payload too large.")
+			return nil, false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection cannot carry another request: what is left
+			// of this body would be read as one.
+			svc.srv.metrics.refused(refusedBodyTimeout)
+			w.Header().Set("Connection", "close")
+			writeText(w, http.StatusRequestTimeout, "Request body not received in time.")
+			return nil, false
+		}
+		writeText(w, http.StatusBadRequest, "Could not read the request body.")
+		return nil, false
+	}
+	if form && isForm(r) {
+		body = formPayload(body)
+	}
+	return body, true
 }
 
 // decodeErrorText is the SockJS answer to a payload that did not decode.

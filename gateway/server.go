@@ -73,6 +73,7 @@ type Server struct {
 	unfinished engine.Counter
 	closeMu    sync.Mutex
 	closed     bool
+	stopping   stopSignal // the listener closes: forwarded receivers end (forward.go)
 	// healthRoutes and appRoutes are the route tables the routers and the
 	// fast path are generated from (see routes.go).
 	healthRoutes routeTable
@@ -119,6 +120,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("gateway: registering a collector: %w", err)
 		}
 	}
+	if cfg.Sessions != nil && cfg.Engine != EngineNative {
+		return nil, errors.New("gateway: a cluster without sticky sessions needs the native engine")
+	}
+	s.metrics.cluster.Store(cfg.Sessions)
 	var err error
 	if s.origins, err = newOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -251,6 +256,12 @@ func (s *Server) Open() error {
 		ln = limitListener{Listener: ln, l: newConnLimiter(s.cfg.MaxConnectionsPerIP, s.proxies, s.connRefused)}
 	}
 	s.ln = ln
+	if c := s.cfg.Sessions; c != nil {
+		if err := c.Serve(s, s.metrics.forward.observe); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if s.admin != nil {
 		if s.adminLn, err = lc.Listen(context.Background(), "tcp", s.cfg.AdminAddr); err != nil {
 			_ = ln.Close()
@@ -332,6 +343,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
 	s.unfinished.Wait(ctx)
+	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
+	s.stopping.fire()
 	err := s.http.Shutdown(ctx)
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
@@ -364,6 +377,10 @@ func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	setNoCache(w.Header())
 	if s.draining.Load() {
 		writeText(w, http.StatusServiceUnavailable, "draining\n")
+		return
+	}
+	if c := s.cfg.Sessions; c != nil && !c.Connected() {
+		writeText(w, http.StatusServiceUnavailable, "NATS unreachable\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ready\n")

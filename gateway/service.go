@@ -311,6 +311,9 @@ func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, no
 			svc.reg.RemoveKey(key, s) // forgotten a moment ago; make a new one
 			continue
 		}
+		if errors.Is(err, engine.ErrReceiverAttached) && svc.releaseStale(key) {
+			continue // held for a node that no longer serves it
+		}
 		return rcv, err
 	}
 	return nil, session.ErrClosed
@@ -318,6 +321,7 @@ func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, no
 
 func (svc *service) forget(s *engine.SockJS) {
 	svc.ws.remove(s)
+	svc.releaseOwnership(s)
 	if v, ok := svc.clients.LoadAndDelete(s); ok {
 		cl := v.(client)
 		svc.reg.RemoveKey(cl.key, s)

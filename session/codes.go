@@ -42,6 +42,10 @@ const (
 	// CodeBackendStalled closes a bridged session whose upstream stopped
 	// reading: a message to it could not be written within the bound.
 	CodeBackendStalled = 3013
+	// CodeNodeGone closes, as seen from another node of a cluster without
+	// sticky sessions, a session whose node crashed; the client may
+	// reconnect.
+	CodeNodeGone = 3014
 	// CodeUnauthorized closes a session at open whose client gave no
 	// token, or one that does not verify (signature, audience, issuer,
 	// claims); reconnecting with the same token will not help.
@@ -66,6 +70,7 @@ const (
 	ReasonBackendUnavailable = "Backend unavailable"
 	ReasonBackendClosed      = "Backend closed"
 	ReasonBackendStalled     = "Backend not reading"
+	ReasonNodeGone           = "Node gone"
 	ReasonUnauthorized       = "Unauthorized"
 	ReasonTokenExpired       = "Token expired"
 )

@@ -29,6 +29,7 @@ type Room struct {
 	name    string
 	mu      sync.RWMutex
 	members map[Session]struct{}
+	relay   func(msg string) // set by SetRelay
 }
 
 // NewRoom returns an empty room.
@@ -68,7 +69,8 @@ func (r *Room) Len() int {
 // Broadcast sends msg to every member. The message is encoded once and the
 // bytes are shared by all members of the native engine. Send
 // never blocks, so one member cannot make the others lose messages. It
-// returns how many members accepted the message.
+// returns how many members (in this process) accepted the message; with a
+// relay (SetRelay), the members on other nodes get it too.
 //
 // Broadcast throttles whoever calls it instead: when a member's queue is
 // over its soft mark (half of the service's queue bound) once the message is
@@ -80,6 +82,28 @@ func (r *Room) Len() int {
 // with CodeSlowClient, so the wait is bounded and only the member that
 // does not read is cut.
 func (r *Room) Broadcast(msg string) int {
+	n := r.BroadcastLocal(msg)
+	r.mu.RLock()
+	relay := r.relay
+	r.mu.RUnlock()
+	if relay != nil {
+		relay(msg)
+	}
+	return n
+}
+
+// SetRelay makes Broadcast also hand every message to relay, which takes
+// it to the room's members on other nodes (see cluster.NATSBus.Relay);
+// those nodes deliver it with BroadcastLocal. relay must not block. nil
+// turns it off.
+func (r *Room) SetRelay(relay func(msg string)) {
+	r.mu.Lock()
+	r.relay = relay
+	r.mu.Unlock()
+}
+
+// BroadcastLocal is Broadcast to the members in this process only.
+func (r *Room) BroadcastLocal(msg string) int {
 	var enc []byte
 	n := 0
 	var full []fastMember // members over their soft mark

@@ -37,8 +37,10 @@ func TestPages(t *testing.T) {
 	tests := []struct {
 		path, contentType, cache, contains string
 	}{
-		// Relative, so the page works under the gateway's -base-path.
-		{"/", "text/html; charset=UTF-8", "no-cache", `<script src="` + ClientPath[1:] + `"></script>`},
+		// Relative, so the page works under the gateway's -base-path; from
+		// under /chat, the URL the chat's iframe page loads, so the iframe
+		// transports find the client in the cache.
+		{"/", "text/html; charset=UTF-8", "no-cache", `<script src="chat/sockjs.min.js"></script>`},
 		{"/static/app.js", "application/javascript; charset=UTF-8", "no-cache", "new SockJS(SERVICE, null, opts)"},
 		{"/static/app.css", "text/css; charset=UTF-8", "no-cache", "@media"},
 	}

@@ -73,12 +73,18 @@ func run(args []string) error {
 		}
 	}()
 	gc := gatewayConfig(cfg, log, bus)
-	bridges, err := mountUpstreams(cfg, log, &gc)
-	if err != nil {
+	if gc.Sessions, err = newSessions(cfg, bus); err != nil {
 		return err
 	}
+	if gc.Sessions != nil {
+		defer func() { _ = gc.Sessions.Close() }() // after the drain, before the bus
+	}
+	bridges, err := mountUpstreams(cfg, log, &gc)
+	if err != nil {
+		return usageError{err}
+	}
 	if err := cfg.identity.apply(&gc); err != nil {
-		return err
+		return usageError{err}
 	}
 	ctrl, err := newControl(bus, &gc)
 	if err != nil {
@@ -126,11 +132,11 @@ func newLogger(cfg config) (zerolog.Logger, error) {
 	return log.Level(level).With().Timestamp().Logger(), nil
 }
 
-// newBus is the chat's cluster bus: NATS with -nats-url, else in-process.
-// It is closed after the gateway has drained, so that the leaves of the
-// drained sessions still reach the other nodes.
+// newBus is the cluster bus: NATS with -nats-url, else in-process. It is
+// closed after the gateway has drained, so that the leaves of the drained
+// sessions still reach the other nodes.
 func newBus(cfg config, log zerolog.Logger) (cluster.Bus, error) {
-	if cfg.natsURL == "" || cfg.conformance {
+	if cfg.natsURL == "" {
 		return cluster.Local(), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultConnectTimeout+cluster.DefaultRequestTimeout)
@@ -162,6 +168,19 @@ func redactURL(list string) string {
 	return strings.Join(out, ",")
 }
 
+// newSessions makes every node's sessions reachable from every other node
+// when the bus is NATS and the engine is native, so that no sticky
+// balancing is needed; nil otherwise.
+func newSessions(cfg config, bus cluster.Bus) (*cluster.Sessions, error) {
+	nb, ok := bus.(*cluster.NATSBus)
+	if !ok || cfg.engine != gateway.EngineNative {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultRequestTimeout)
+	defer cancel()
+	return cluster.NewSessions(ctx, nb, cluster.SessionsOptions{})
+}
+
 // gatewayConfig wires the command's config to the gateway's.
 func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Config {
 	base := serviceBase(cfg)
@@ -186,7 +205,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 		BodyReadTimeout:     cfg.bodyTimeout,
 	}
 	if cfg.conformance {
-		gc.Services = conformanceServices(base)
+		gc.Services = conformanceServices(base, bus, log)
 		return gc
 	}
 	chat := services.NewChat(services.ChatOptions{Bus: bus, NodeID: cfg.nodeID, Logger: log})
@@ -199,7 +218,14 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 }
 
 // conformanceServices are the services of the standard SockJS test server.
-func conformanceServices(base gateway.Service) []gateway.Service {
+// On a NATS bus, /broadcast reaches the members on every node.
+func conformanceServices(base gateway.Service, bus cluster.Bus, log zerolog.Logger) []gateway.Service {
+	broadcast := testserver.NewBroadcast()
+	if nb, ok := bus.(*cluster.NATSBus); ok {
+		if _, err := nb.Relay(broadcast.Room()); err != nil {
+			log.Warn().Err(err).Msg("/broadcast reaches this node's members only")
+		}
+	}
 	echo := withEvents(base, "/echo", services.EchoEvents)
 	echo.ResponseLimit = 4096
 	noWS := withEvents(base, "/disabled_websocket_echo", services.EchoEvents)
@@ -211,7 +237,7 @@ func conformanceServices(base gateway.Service) []gateway.Service {
 		with(base, "/close", testserver.CloseAtOnce),
 		with(base, "/ticker", testserver.Ticker),
 		with(base, "/amplify", testserver.Amplify),
-		withEvents(base, "/broadcast", testserver.NewBroadcast().Events()),
+		withEvents(base, "/broadcast", broadcast.Events()),
 	}
 }
 

@@ -213,12 +213,16 @@ type NATSBus struct {
 	js       jetstream.JetStream
 	stop     context.CancelFunc // stops the heartbeats
 
-	mu     sync.Mutex
-	subs   map[*natsSub]struct{}
-	seen   map[string]time.Time // other nodes' instances -> last heartbeat
-	onGone []func(ctx context.Context, instance string)
-	closed bool
-	wg     sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
+	mu         sync.Mutex
+	subs       map[*natsSub]struct{}
+	seen       map[string]time.Time // other nodes' instances -> last heartbeat
+	left       map[string]time.Time // nodes that said goodbye -> when
+	gone       map[string]time.Time // nodes taken for crashed -> when (until heard again)
+	onDeparted []func(instance string, crashed bool)
+	crash      bool // tests: Close without a goodbye, as a crash would
+	onGone     []func(ctx context.Context, instance string)
+	closed     bool
+	wg         sync.WaitGroup // the heartbeats, the reconnect handler's stream check; Close waits
 
 	dropped atomic.Uint64  // invalid messages read from NATS
 	warn    zerolog.Logger // sampled, for invalid messages
@@ -248,7 +252,7 @@ func NATS(ctx context.Context, url string, opts NATSOptions) (*NATSBus, error) {
 		return nil, fmt.Errorf("cluster: node id %q: at most %d bytes, without '~'", opts.NodeID, maxNodeID)
 	}
 	b := &NATSBus{opts: opts, url: url, started: time.Now(), subs: make(map[*natsSub]struct{}),
-		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time),
+		instance: opts.NodeID + "~" + randomHex(), seen: make(map[string]time.Time), left: make(map[string]time.Time), gone: make(map[string]time.Time),
 		log: opts.Logger.With().Str("component", "cluster").Str("node", opts.NodeID).Logger()}
 	b.warn = b.log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
 	auth, err := opts.Auth.options()
@@ -348,6 +352,9 @@ func (b *NATSBus) Close() error {
 	b.mu.Unlock()
 	for _, s := range subs {
 		s.unsubscribe()
+	}
+	if !b.crash {
+		b.sayGoodbye()
 	}
 	b.stop()
 	b.nc.Close()

@@ -145,9 +145,7 @@ func TestNATSNodeGone(t *testing.T) {
 		t.Fatalf("%q reported gone while alive", g)
 	default:
 	}
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
+	a.Crash()
 	select {
 	case g := <-gone:
 		if g != a.Instance() {

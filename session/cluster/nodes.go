@@ -108,6 +108,9 @@ func (b *NATSBus) startHeartbeats() error {
 	if _, err := b.nc.Subscribe(b.opts.SubjectPrefix+".nodes.>", b.onHeartbeat); err != nil {
 		return err
 	}
+	if _, err := b.nc.Subscribe(b.byeSubject(), b.onBye); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
 	b.wg.Go(func() {
@@ -139,6 +142,10 @@ func (b *NATSBus) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	b.mu.Lock()
+	if _, gone := b.left[instance]; gone { // a late heartbeat after its goodbye
+		b.mu.Unlock()
+		return
+	}
 	_, known := b.seen[instance]
 	if !known && len(b.seen) >= maxNodesSeen {
 		b.mu.Unlock()
@@ -146,6 +153,7 @@ func (b *NATSBus) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	b.seen[instance] = time.Now()
+	delete(b.gone, instance) // silent for a while, but back
 	b.mu.Unlock()
 	if !known {
 		b.log.Info().Str("instance", instance).Msg("node seen")
@@ -166,16 +174,95 @@ func (b *NATSBus) sweep(ctx context.Context) {
 			b.seen[instance] = now
 		case now.Sub(last) > time.Duration(b.opts.HeartbeatMisses)*b.opts.Heartbeat:
 			delete(b.seen, instance)
+			b.gone[instance] = now
 			gone = append(gone, instance)
 		}
 	}
 	callbacks := b.onGone
+	departed := b.onDeparted
 	b.mu.Unlock()
 	for _, instance := range gone {
+		for _, f := range departed {
+			f(instance, true)
+		}
 		b.log.Warn().Str("instance", instance).Int("missed", b.opts.HeartbeatMisses).
 			Msg("node silent; taking it for gone")
 		for _, f := range callbacks {
 			f(ctx, instance)
 		}
 	}
+}
+
+// byeSubject carries the Instance of a node that stops on purpose.
+func (b *NATSBus) byeSubject() string { return b.opts.SubjectPrefix + ".bye" }
+
+// sayGoodbye tells the other nodes that this one stops on purpose, so that
+// they forget it at once instead of taking its silence for a crash.
+func (b *NATSBus) sayGoodbye() {
+	err := b.nc.Publish(b.byeSubject(), []byte(b.instance))
+	if err == nil {
+		err = b.nc.FlushTimeout(time.Second)
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Msg("goodbye not sent: the other nodes will take this one for crashed")
+	}
+}
+
+// onBye forgets a node that said goodbye: it stopped, it did not crash.
+func (b *NATSBus) onBye(m *nats.Msg) {
+	instance := string(m.Data)
+	if instance == b.instance || instance == "" {
+		return
+	}
+	b.mu.Lock()
+	delete(b.seen, instance)
+	b.left[instance] = time.Now()
+	departed := b.onDeparted
+	b.mu.Unlock()
+	b.log.Info().Str("instance", instance).Msg("node left (stopped)")
+	for _, f := range departed {
+		f(instance, false)
+	}
+}
+
+// Alive reports whether the node of instance is taken to be running: it
+// neither said goodbye nor fell silent. A node not heard from yet counts as
+// alive.
+func (b *NATSBus) Alive(instance string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, left := b.left[instance]
+	_, gone := b.gone[instance]
+	return !left && !gone
+}
+
+// watch starts watching a node this one depends on (it forwards requests
+// to it) even if none of its heartbeats arrived yet: if it stays silent
+// for HeartbeatMisses periods it is taken for gone, as a node heard from
+// would be.
+func (b *NATSBus) watch(instance string) {
+	if instance == b.instance {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.seen[instance]; ok {
+		return
+	}
+	if _, ok := b.left[instance]; ok {
+		return
+	}
+	if _, ok := b.gone[instance]; ok {
+		return
+	}
+	b.seen[instance] = time.Now()
+}
+
+// onNodeDeparted registers f, called with the instance of each node that
+// says goodbye or falls silent (crashed), on a goroutine of the bus; f
+// must not block.
+func (b *NATSBus) onNodeDeparted(f func(instance string, crashed bool)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onDeparted = append(b.onDeparted, f)
 }

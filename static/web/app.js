@@ -7,7 +7,15 @@
 
   // SERVICE is the chat service's SockJS URL, on the page's own origin and
   // relative to the page, so the gateway can run under a -base-path.
-  var SERVICE = new URL('chat', document.baseURI).href;
+  // A connection token in the page's own query (?token=..., see the
+  // README's Identity section) rides on the service URL: sockjs-client keeps
+  // that query on every request of every transport.
+  var SERVICE = (function () {
+    var u = new URL('chat', document.baseURI);
+    var token = new URLSearchParams(window.location.search).get('token');
+    if (token) u.searchParams.set('token', token);
+    return u.href;
+  })();
   // LEAVE_GRACE_MS is how long Leave waits for the server's "left" event
   // before it closes the connection anyway.
   var LEAVE_GRACE_MS = 1500;
@@ -294,7 +302,7 @@
 
   function connect() {
     if (typeof SockJS === 'undefined') {
-      setStatus('The SockJS client did not load (/static/sockjs.min.js)', 'error');
+      setStatus('The SockJS client did not load (chat/sockjs.min.js)', 'error');
       return;
     }
     state.nick = el.nick.value.trim();
@@ -413,7 +421,7 @@
   });
   recall();
   if (typeof SockJS === 'undefined') {
-    setStatus('The SockJS client did not load (/static/sockjs.min.js)', 'error');
+    setStatus('The SockJS client did not load (chat/sockjs.min.js)', 'error');
     el.join.disabled = true;
   }
 }());

@@ -41,7 +41,7 @@ async function startBackend() {
 before(async () => {
   backendBase = await startBackend();
   gw = await startGateway(['-upstream', `/ws/chat=ws://${backendBase}/ws/chat`]);
-  xo = await startCrossOriginServer(gw.base);
+  xo = await startCrossOriginServer(gw.base, '/ws/chat/sockjs.min.js');
   browser = await launchBrowser();
 });
 

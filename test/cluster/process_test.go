@@ -20,16 +20,18 @@ type node struct {
 	*testbin.Proc
 	name string
 	url  string // "http://127.0.0.1:PORT"
+	addr string // "127.0.0.1:PORT"
 }
 
 // startNode runs sockgate on a free port, joined to the NATS server at
 // natsURL, and waits until it answers; the test's end stops it.
-func startNode(t *testing.T, name, natsURL string) *node {
+func startNode(t testing.TB, name, natsURL string, extra ...string) *node {
 	t.Helper()
 	addr := testbin.FreeAddr(t)
-	n := &node{name: name, url: "http://" + addr}
-	n.Proc = testbin.Start(t, name, syscall.SIGKILL, sockgateBin, "-addr", addr, "-nats-url", natsURL,
-		"-node-id", name, "-log-level", "warn", "-drain-timeout", drainTimeout.String())
+	n := &node{name: name, url: "http://" + addr, addr: addr}
+	args := append([]string{sockgateBin, "-addr", addr, "-nats-url", natsURL,
+		"-node-id", name, "-log-level", "warn", "-drain-timeout", drainTimeout.String()}, extra...)
+	n.Proc = testbin.Start(t, name, syscall.SIGKILL, args...)
 	testbin.WaitHTTP(t, n.Proc, n.url+"/healthz", http.StatusOK)
 	return n
 }

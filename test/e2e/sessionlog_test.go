@@ -27,13 +27,18 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-// find returns the first line with message msg and session id, if any.
-func (b *logBuffer) find(msg, id string) map[string]any {
+// find returns the first line with message msg for session id (on the raw
+// websocket, whose session id is the client's address, the first of that
+// transport), if any.
+func (b *logBuffer) find(msg, id, transport string) map[string]any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, line := range strings.Split(b.buf.String(), "\n") {
 		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg && m["session"] == id {
+		if json.Unmarshal([]byte(line), &m) != nil || m["message"] != msg {
+			continue
+		}
+		if m["session"] == id || (transport == sockjsclient.TransportRawWebsocket && m["transport"] == transport) {
 			return m
 		}
 	}
@@ -50,9 +55,6 @@ func TestSessionLogLines(t *testing.T) {
 	url := startLoggedGateway(t, logs, false)
 	quietURL := startLoggedGateway(t, quietLogs, true)
 	for _, tr := range transports {
-		if tr == sockjsclient.TransportRawWebsocket {
-			continue // the raw endpoint has no SockJS session id to look the lines up by
-		}
 		t.Run(tr, func(t *testing.T) {
 			t.Parallel()
 			c, err := sockjsclient.Dial(ctxT(t), url+"/echo", sockjsclient.Options{Transport: tr})
@@ -66,7 +68,7 @@ func TestSessionLogLines(t *testing.T) {
 				t.Fatalf("echo: %q, %v", m, err)
 			}
 			id := c.SessionID()
-			opened := logs.find("session opened", id)
+			opened := logs.find("session opened", id, tr)
 			if opened == nil {
 				t.Fatalf("no open line for session %s", id)
 			}
@@ -79,7 +81,7 @@ func TestSessionLogLines(t *testing.T) {
 			c.Close()
 			var closed map[string]any
 			for deadline := time.Now().Add(waitTimeout); closed == nil && time.Now().Before(deadline); time.Sleep(pollInterval) {
-				closed = logs.find("session closed", id)
+				closed = logs.find("session closed", id, tr)
 			}
 			if closed == nil {
 				t.Fatalf("no close line for session %s", id)
@@ -104,7 +106,7 @@ func TestSessionLogLines(t *testing.T) {
 				t.Fatal(err)
 			}
 			q.Close()
-			if line := quietLogs.find("session opened", q.SessionID()); line != nil {
+			if line := quietLogs.find("session opened", q.SessionID(), tr); line != nil {
 				t.Errorf("QuietSessions still logs: %v", line)
 			}
 		})

@@ -162,9 +162,10 @@ func (m *member) expect(ctx context.Context, t *testing.T, typ string) map[strin
 	}
 }
 
-var openRe = regexp.MustCompile(`(?m)^sockgate_sessions_open\{transport="xhr-streaming"\} (\d+)`)
+var openRe = regexp.MustCompile(`(?m)^sockgate_sessions_opened_total\{transport="xhr-streaming"\} (\d+)`)
 
-// openSessions reads each node's open xhr-streaming sessions.
+// openSessions reads how many xhr-streaming sessions each node has opened
+// (a counter: closing a session does not hide the next one).
 func openSessions(t *testing.T, ports []string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
@@ -182,7 +183,7 @@ func openSessions(t *testing.T, ports []string) map[string]int {
 	return out
 }
 
-// nodeWithNewSession is the node whose open sessions grew since before.
+// nodeWithNewSession is the node that opened a session since before.
 func nodeWithNewSession(t *testing.T, ports []string, before map[string]int) string {
 	t.Helper()
 	now := openSessions(t, ports)

@@ -120,7 +120,18 @@ async function runTransport(t, env, { via, setup, transport }) {
       const res = await page.goto(pageURL);
       if (!res || res.status() !== 200) return `GET ${pageURL} answered ${res ? res.status() : 'nothing'}`;
       const ok = await page.evaluate(installHelper);
-      if (!ok) return 'SockJS is not defined on the page: /static/sockjs.min.js did not load';
+      if (!ok) return 'SockJS is not defined on the page: the sockjs-client script did not load';
+      // A page on the gateway's origin fetches the client from under the
+      // service, as the README tells pages to load it: the iframe
+      // transports' iframe page loads that URL, and then finds it in the
+      // cache rather than fetching 57 KB within sockjs-client's iframe
+      // timeout (about three round trips). Cross-origin, Chromium's cache
+      // is partitioned by frame site, so nothing can be shared.
+      if (serviceURL.startsWith('/')) {
+        const client = `${serviceURL.split('?')[0]}/sockjs.min.js`;
+        const status = await page.evaluate((u) => fetch(u).then((r) => r.text().then(() => r.status)), client);
+        if (status !== 200) return `GET ${client} answered ${status}`;
+      }
       return null;
     });
     if (failed) return;

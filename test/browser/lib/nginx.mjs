@@ -13,6 +13,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 // NGINX_CONF is the shipped configuration under test.
 export const NGINX_CONF = path.resolve(here, '..', '..', '..', 'deploy', 'nginx', 'sockgate.conf');
+// NGINX_RR_CONF is the round-robin configuration (nodes joined by NATS).
+export const NGINX_RR_CONF = path.resolve(here, '..', '..', '..', 'deploy', 'nginx', 'sockgate-roundrobin.conf');
 
 // NGINX_PATH is where Debian's nginx package (`make deps`) puts the binary.
 const NGINX_PATH = '/usr/sbin/nginx';
@@ -149,18 +151,18 @@ function tailFile(file, n) {
   }
 }
 
-// startNginx runs the real nginx with NGINX_CONF in front of upstreams
+// startNginx runs the real nginx with conf (NGINX_CONF unless given) in front of upstreams
 // (["127.0.0.1:port", ...]), listening on 127.0.0.1:port (a free one if not
 // given), and resolves once /echo/info answers through it. The returned
 // stop() must run (an after() hook): it ends nginx and its workers and
 // removes the temporary directory.
-export async function startNginx({ upstreams, port }) {
+export async function startNginx({ upstreams, port, conf: confPath = NGINX_CONF }) {
   const bin = nginxBin();
   if (port == null) port = await freePort();
-  const text = fs.readFileSync(NGINX_CONF, 'utf8');
-  const conf = replaceRegions(NGINX_CONF, text, {
+  const text = fs.readFileSync(confPath, 'utf8');
+  const conf = replaceRegions(confPath, text, {
     listen: [`listen 127.0.0.1:${port};`],
-    upstreams: serverLines(NGINX_CONF, text, upstreams),
+    upstreams: serverLines(confPath, text, upstreams),
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockgate-browser-nginx-'));
   fs.writeFileSync(path.join(dir, 'sockgate.conf'), conf);

@@ -29,13 +29,14 @@ async function listenLoopback(handler, onUpgrade) {
 }
 
 // startCrossOriginServer serves, at http://localhost:PORT/, a blank page that
-// loads the gateway's sockjs-client (gatewayBase + /static/sockjs.min.js).
-// Page and gateway then differ in host and port: cross-origin and cross-site.
-export async function startCrossOriginServer(gatewayBase) {
+// loads the gateway's sockjs-client from under the service it tests
+// (gatewayBase + clientPath), as the README tells front ends to. Page and
+// gateway differ in host and port: cross-origin and cross-site.
+export async function startCrossOriginServer(gatewayBase, clientPath = '/echo/sockjs.min.js') {
   const page = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cross-origin test page</title>
 <link rel="icon" href="data:,">
-<script src="${gatewayBase}/static/sockjs.min.js"></script></head>
+<script src="${gatewayBase}${clientPath}"></script></head>
 <body><p>cross-origin test page for ${gatewayBase}</p></body></html>
 `;
   const { port, close } = await listenLoopback((req, res) => {
