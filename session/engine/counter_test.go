@@ -84,9 +84,9 @@ func TestBusyCounts(t *testing.T) {
 	}
 }
 
-// TestUnfinishedCounts: a polled session is unfinished until its close
-// frame is handed to a receiver (or it is forgotten); a connection-owned
-// one until it is forgotten.
+// TestUnfinishedCounts: a polled session is unfinished until the receiver
+// that took its close frame detaches (or it is forgotten); a
+// connection-owned one until it is forgotten.
 func TestUnfinishedCounts(t *testing.T) {
 	t.Parallel()
 	var unfinished Counter
@@ -106,6 +106,9 @@ func TestUnfinishedCounts(t *testing.T) {
 	}
 	if f, last := next(t, r); !last || f != `c[3001,"Server shutting down"]` {
 		t.Fatalf("frame %q last=%v, want the close frame", f, last)
+	}
+	if unfinished.Len() != 1 {
+		t.Fatalf("Unfinished = %d with the close frame handed out, want 1 until its receiver detaches", unfinished.Len())
 	}
 	r.Detach()
 	if unfinished.Len() != 0 {

@@ -168,9 +168,6 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 	case s.state != stateOpen:
 		frame = s.closeMsg
 		s.state = stateClosed
-		if !s.connOwned {
-			s.finishLocked()
-		}
 		s.mu.Unlock()
 		if frame == nil {
 			return nil, true, false, session.ErrClosed
@@ -224,6 +221,9 @@ func (r *Receiver) Detach() {
 		close(r.gone)
 		if !s.forgotten {
 			s.armTimerLocked()
+		}
+		if s.state == stateClosed && !s.connOwned {
+			s.finishLocked() // its receiver has written the close frame
 		}
 	}
 	s.mu.Unlock()

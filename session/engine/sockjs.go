@@ -67,8 +67,8 @@ type Options struct {
 	// it to reach zero before closing the sessions.
 	Busy *Counter
 	// Unfinished, when set, counts the sessions not yet finished: created
-	// and neither forgotten nor past handing their close frame to a
-	// receiver (a connection-owned session, NewSockJSPush or NewRawPush,
+	// and neither forgotten nor detached from a receiver that took their
+	// close frame (a connection-owned session, NewSockJSPush or NewRawPush,
 	// finishes when it is forgotten: its connection ended). A drain waits
 	// for it to reach zero once it closed every session.
 	Unfinished *Counter
