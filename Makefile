@@ -64,8 +64,8 @@ test-go: assets bridge-deps
 
 ## fuzz: a short run of each fuzz target
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessages$$' -fuzztime $(FUZZTIME) ./session/
-	$(GO) test -run '^$$' -fuzz '^FuzzQuotedRoundTrip$$' -fuzztime $(FUZZTIME) ./session/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessages$$' -fuzztime $(FUZZTIME) ./session/engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuotedRoundTrip$$' -fuzztime $(FUZZTIME) ./session/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidCallback$$' -fuzztime $(FUZZTIME) ./gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzWSReader$$' -fuzztime $(FUZZTIME) ./gateway/

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // ChatAPI is what the backend API's room calls ask of the chat service
@@ -48,9 +49,13 @@ const (
 	apiMaxReason = 123 // what fits a websocket close frame
 )
 
+// apiPrefix is where the backend API is mounted: every path that starts
+// with it, as gorilla/mux's PathPrefix matches.
+const apiPrefix = "/api"
+
 // registerAPIRoutes mounts the backend API under /api/ on r.
 func (s *Server) registerAPIRoutes(r *mux.Router) {
-	api := r.PathPrefix("/api").Subrouter()
+	api := r.PathPrefix(apiPrefix).Subrouter()
 	api.Use(s.apiAuth)
 	api.HandleFunc("/rooms/{room}/messages", s.apiPostMessage).Methods(http.MethodPost)
 	api.HandleFunc("/rooms/{room}", s.apiRoom).Methods(http.MethodGet)
@@ -259,7 +264,7 @@ func (s *Server) closeWhere(code int, reason string, match func(session.Session)
 		}
 	}
 	for _, svc := range s.services {
-		svc.reg.Range(func(ss *session.SockJS) bool { closeIt(ss); return true })
+		svc.reg.Range(func(ss *engine.SockJS) bool { closeIt(ss); return true })
 		for _, ss := range svc.ws.snapshot() {
 			closeIt(ss)
 		}

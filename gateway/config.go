@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Engines a Config can select.
@@ -19,17 +20,6 @@ const (
 	EngineNative = "native"
 	// EngineSockJSGo is the compat engine, github.com/igm/sockjs-go/v3.
 	EngineSockJSGo = "sockjs-go"
-)
-
-// Transport names as sockjs-client and the metrics know them.
-const (
-	TransportWebsocket    = "websocket"
-	TransportRawWebsocket = "raw-websocket"
-	TransportXHRStreaming = "xhr-streaming"
-	TransportXHRPolling   = "xhr-polling"
-	TransportEventSource  = "eventsource"
-	TransportHTMLFile     = "htmlfile"
-	TransportJSONP        = "jsonp-polling"
 )
 
 // Service is one SockJS endpoint mounted at Prefix (e.g. "/echo"). Zero
@@ -57,8 +47,8 @@ type Service struct {
 	DisableRawWebsocket bool
 	// CookieNeeded turns on JSESSIONID mode for cookie-sticky balancers.
 	CookieNeeded bool
-	// DisabledTransports lists transport names (see Transport*) to refuse.
-	DisabledTransports []string
+	// DisabledTransports lists the transports to refuse (404).
+	DisabledTransports []transport.Name
 	// SockJSURL is the sockjs-client script the iframe page loads; the
 	// default is the pinned build the gateway serves itself: under the
 	// service prefix (<base path><prefix>/sockjs.min.js).

@@ -5,7 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // Defaults of Config and Service that the sockgate command shares: its
@@ -23,11 +23,11 @@ const (
 	// Config.MaxSessionsPerIP is zero.
 	DefaultMaxSessionsPerIP = 1000
 	// DefaultHeartbeatDelay is Service.HeartbeatDelay when zero.
-	DefaultHeartbeatDelay = session.DefaultHeartbeatDelay
+	DefaultHeartbeatDelay = engine.DefaultHeartbeatDelay
 	// DefaultDisconnectDelay is Service.DisconnectDelay when zero.
-	DefaultDisconnectDelay = session.DefaultDisconnectDelay
+	DefaultDisconnectDelay = engine.DefaultDisconnectDelay
 	// DefaultMaxQueueBytes is Service.MaxQueueBytes when zero.
-	DefaultMaxQueueBytes = session.DefaultMaxQueueBytes
+	DefaultMaxQueueBytes = engine.DefaultMaxQueueBytes
 )
 
 // Unlimited, as Config.MaxSessions or Config.MaxSessionsPerIP, turns that

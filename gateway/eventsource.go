@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"net/http"
+
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveEventSource serves the eventsource transport: a "\r\n" prelude, then
 // each frame as "data: <frame>\r\n\r\n" until the response limit.
 func (svc *service) serveEventSource(w http.ResponseWriter, r *http.Request, sid string) {
-	svc.receive(w, r, sid, streamReceiving(w, TransportEventSource, streamFraming{
+	svc.receive(w, r, sid, streamReceiving(w, transport.EventSource, streamFraming{
 		headers: func(h http.Header) {
 			h.Set("Content-Type", contentTypeSSE)
 			h.Set("X-Accel-Buffering", "no")

@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // This file is the front side of a cluster without sticky sessions
@@ -53,7 +53,7 @@ func (svc *service) forwardReceive(w http.ResponseWriter, r *http.Request, sid s
 			return true
 		case ctx.Err() != nil:
 			return true
-		case errors.Is(err, session.ErrReceiverAttached):
+		case errors.Is(err, engine.ErrReceiverAttached):
 			svc.refuseReceiver(w, rv, err) // 2010
 			return true
 		case err != nil:
@@ -93,7 +93,7 @@ func (svc *service) serveRemote(w http.ResponseWriter, r *http.Request, rv recei
 			return
 		case pull.Err() != nil:
 			if written == 0 && !rv.streaming {
-				_, _ = rv.fw.writeFrame(session.HeartbeatFrame) // a poll must answer: poll again
+				_, _ = rv.fw.writeFrame(engine.HeartbeatFrame) // a poll must answer: poll again
 			}
 			rr.Done() // the frame not written goes back to the session
 			return
@@ -147,7 +147,7 @@ func (s *stopSignal) fire() {
 }
 
 // nodeGoneFrame closes a session whose node crashed.
-var nodeGoneFrame = session.CloseFrame(cluster.CodeNodeGone, cluster.ReasonNodeGone)
+var nodeGoneFrame = engine.CloseFrame(cluster.CodeNodeGone, cluster.ReasonNodeGone)
 
 // nodeGone answers a receiving request for a session whose node crashed
 // with its close frame.
@@ -179,7 +179,7 @@ func (svc *service) forwardSend(w http.ResponseWriter, r *http.Request, sid, key
 	if !ok {
 		return true, false
 	}
-	if _, err := session.DecodeMessages(body); err != nil {
+	if _, err := engine.DecodeMessages(body); err != nil {
 		writeText(w, http.StatusInternalServerError, decodeErrorText(err))
 		return true, false
 	}
@@ -206,7 +206,7 @@ func (svc *service) clusterUnavailable(w http.ResponseWriter, err error) {
 
 // releaseOwnership gives up the cluster's record of a local session that
 // is gone for good.
-func (svc *service) releaseOwnership(s *session.SockJS) {
+func (svc *service) releaseOwnership(s *engine.SockJS) {
 	if c := svc.srv.cfg.Sessions; c != nil {
 		c.Release(svc.prefix, s.ID())
 	}
@@ -223,7 +223,7 @@ func (svc *service) releaseStale(id string) bool {
 // LocalSession implements cluster.LocalSessions: the owner's side of
 // forwarded requests, which name a session by its registry key (the id
 // and, with session binding, the client it is bound to: see bindKey).
-func (s *Server) LocalSession(prefix, id string) *session.SockJS {
+func (s *Server) LocalSession(prefix, id string) *engine.SockJS {
 	for _, svc := range s.services {
 		if svc.prefix == prefix {
 			return svc.reg.Get(id)

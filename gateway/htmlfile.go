@@ -4,7 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // htmlfileHead is the page that starts an htmlfile stream; {{callback}} is
@@ -41,7 +42,7 @@ func (svc *service) serveHTMLFile(w http.ResponseWriter, r *http.Request, sid st
 		writeText(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	svc.receive(w, r, sid, streamReceiving(w, TransportHTMLFile, streamFraming{
+	svc.receive(w, r, sid, streamReceiving(w, transport.HTMLFile, streamFraming{
 		headers: func(h http.Header) {
 			h.Set("Content-Type", contentTypeHTML)
 			h.Set("X-Accel-Buffering", "no")
@@ -61,7 +62,7 @@ func (svc *service) serveHTMLFile(w http.ResponseWriter, r *http.Request, sid st
 // safe inside an HTML <script> element ("<" is escaped, so a message cannot
 // close the element).
 func quoteForScript(frame []byte) []byte {
-	q := session.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
+	q := engine.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
 	n := 0
 	for _, c := range q {
 		if c == '<' {

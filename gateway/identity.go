@@ -101,7 +101,7 @@ func (c caller) refusal() (code int, reason, cause string, ok bool) {
 // begin runs the service for a new session opened by c, or closes it at
 // once (c[3501] or c[3502]) when c's token does not hold. A session with a
 // token closes with 3502 when the token expires (exp plus the grace).
-func (svc *service) begin(s session.Session, c caller) {
+func (svc *service) begin(s engineSession, c caller) {
 	if code, reason, cause, refused := c.refusal(); refused {
 		svc.srv.metrics.refused(cause)
 		ev := svc.log.Info().Str("session", s.ID()).Str("client", c.addr.String()).Str("cause", cause)

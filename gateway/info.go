@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveInfo answers /info: what the client may use, and fresh entropy.
@@ -19,7 +21,7 @@ func (svc *service) serveInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	b := make([]byte, 0, 96)
 	b = append(b, `{"websocket":`...)
-	b = strconv.AppendBool(b, !svc.off[TransportWebsocket])
+	b = strconv.AppendBool(b, !svc.off[transport.Websocket])
 	b = append(b, `,"cookie_needed":`...)
 	b = strconv.AppendBool(b, svc.cfg.CookieNeeded)
 	b = append(b, `,"origins":["*:*"],"entropy":`...)

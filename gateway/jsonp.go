@@ -3,7 +3,8 @@ package gateway
 import (
 	"net/http"
 
-	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveJSONP serves jsonp polling: one "/**/cb("<frame>");\r\n" per poll.
@@ -15,7 +16,7 @@ func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid strin
 	}
 	prefix := "/**/" + cb + "("
 	svc.receive(w, r, sid, receiving{
-		transport: TransportJSONP,
+		transport: transport.JSONP,
 		start: func() error {
 			h := w.Header()
 			h.Set("Content-Type", contentTypeJS)
@@ -25,7 +26,7 @@ func (svc *service) serveJSONP(w http.ResponseWriter, r *http.Request, sid strin
 			return nil
 		},
 		fw: frameWriterFunc(func(frame []byte) (int, error) {
-			q := session.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
+			q := engine.AppendQuoted(make([]byte, 0, len(frame)+16), string(frame))
 			return writePoll(w, prefix, q, ");\r\n")
 		}),
 	})

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Refusal causes, the "cause" label of sockgate_refusals_total.
@@ -83,7 +85,7 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// transportMeter is a session.Meter with its counters resolved once.
+// transportMeter is a engine.Meter with its counters resolved once.
 type transportMeter struct {
 	in, out, bytesIn, bytesOut prometheus.Counter
 }
@@ -112,15 +114,16 @@ func (m *metrics) request(route string, status int) {
 
 // meter returns the traffic counters of a transport, one shared value per
 // transport (a session holds a pointer, not counters of its own).
-func (m *metrics) meter(transport string) session.Meter {
-	if tm, ok := m.meters.Load(transport); ok {
+func (m *metrics) meter(tr transport.Name) engine.Meter {
+	if tm, ok := m.meters.Load(tr); ok {
 		return tm.(*transportMeter)
 	}
-	tm, _ := m.meters.LoadOrStore(transport, &transportMeter{
-		in:       m.messagesIn.WithLabelValues(transport),
-		out:      m.messagesOut.WithLabelValues(transport),
-		bytesIn:  m.bytesIn.WithLabelValues(transport),
-		bytesOut: m.bytesOut.WithLabelValues(transport),
+	label := string(tr)
+	tm, _ := m.meters.LoadOrStore(tr, &transportMeter{
+		in:       m.messagesIn.WithLabelValues(label),
+		out:      m.messagesOut.WithLabelValues(label),
+		bytesIn:  m.bytesIn.WithLabelValues(label),
+		bytesOut: m.bytesOut.WithLabelValues(label),
 	})
 	return tm.(*transportMeter)
 }

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // ownedConn is a connection the gateway owns for one session receiver: a
@@ -24,7 +24,7 @@ type ownedConn struct {
 	svc       *service
 	conn      net.Conn
 	framing   connFraming
-	rcv       *session.Receiver // set before start
+	rcv       *engine.Receiver // set before start
 	w         *connWriter
 	heartbeat *time.Timer
 	ready     atomic.Bool // started: wakes may collect frames

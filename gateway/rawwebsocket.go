@@ -5,12 +5,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveRawWebsocket serves <prefix>/websocket: plain RFC 6455 text messages,
 // no SockJS framing; close codes pass through; pings keep it alive. The
-// session is the same session.SockJS as every other transport's, in raw
+// session is the same engine.SockJS as every other transport's, in raw
 // mode, so its limits (queue, rate, size), meters, close log and drain are
 // the same too.
 func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
@@ -47,10 +48,10 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 func (svc *service) openRawWebsocket(conn *wsConnRFC6455, r *http.Request) *wsSession {
 	f := &rawWSFraming{conn: conn}
 	o := svc.newOwnedConn(conn.NetConn(), f, nil)
-	s, rcv := session.NewRawPush(conn.NetConn().RemoteAddr().String(), TransportRawWebsocket,
+	s, rcv := engine.NewRawPush(conn.NetConn().RemoteAddr().String(), transport.RawWebsocket,
 		svc.opts, o.wake, appendRawMessage)
 	f.s = s
-	return svc.startWebsocket(conn, o, s, rcv, r, TransportRawWebsocket, rawMessage)
+	return svc.startWebsocket(conn, o, s, rcv, r, transport.RawWebsocket, rawMessage)
 }
 
 // appendRawMessage frames one message of a raw websocket session as a text
@@ -72,7 +73,7 @@ func rawMessage(p []byte) ([]string, error) { return []string{string(p)}, nil }
 // session's close code and reason.
 type rawWSFraming struct {
 	conn *wsConnRFC6455
-	s    *session.SockJS
+	s    *engine.SockJS
 }
 
 func (f *rawWSFraming) appendFrame(dst, frame []byte, heartbeat, last bool) ([]byte, bool) {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // writeTimeout bounds each write to a client; a client that cannot take a
@@ -21,7 +23,7 @@ type frameWriter interface {
 
 // receiving describes one receiving request.
 type receiving struct {
-	transport string
+	transport transport.Name
 	streaming bool         // many frames per response, up to the limit
 	start     func() error // headers and prelude, before the first frame
 	fw        frameWriter

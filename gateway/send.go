@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // serveXHRSend takes messages posted as a JSON array: 204 when delivered.
@@ -53,17 +54,17 @@ func (svc *service) deliver(w http.ResponseWriter, r *http.Request, sid string, 
 	if !ok {
 		return false
 	}
-	msgs, err := session.DecodeMessages(body)
+	msgs, err := engine.DecodeMessages(body)
 	if err != nil {
 		writeText(w, http.StatusInternalServerError, decodeErrorText(err))
 		return false
 	}
 	switch err := s.DeliverAndWait(r.Context(), msgs); {
-	case errors.Is(err, session.ErrRateLimited):
+	case errors.Is(err, engine.ErrRateLimited):
 		// The session is closed with c[3009,...], which the client gets
 		// on its receiving request; failing the send would hide it.
 		svc.srv.metrics.refused(refusedRateLimited)
-	case err != nil && !errors.Is(err, session.ErrInboxClosed):
+	case err != nil && !errors.Is(err, session.ErrClosed):
 		writeText(w, http.StatusServiceUnavailable, "Could not deliver the messages.")
 		return false
 	}
@@ -102,7 +103,7 @@ func (svc *service) readPayload(w http.ResponseWriter, r *http.Request, form boo
 
 // decodeErrorText is the SockJS answer to a payload that did not decode.
 func decodeErrorText(err error) string {
-	if errors.Is(err, session.ErrPayloadExpected) {
+	if errors.Is(err, engine.ErrPayloadExpected) {
 		return "Payload expected."
 	}
 	return "Broken JSON encoding."

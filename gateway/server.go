@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 	"github.com/sockgate/sockgate/static"
 )
 
@@ -38,6 +39,10 @@ const (
 	idleTimeout = 2 * time.Minute
 	// maxHeaderBytes bounds a request's headers.
 	maxHeaderBytes = 64 << 10
+	// drainIdleWait bounds how long a drain waits for the services to
+	// handle the messages clients already sent before it closes the
+	// sessions.
+	drainIdleWait = 2 * time.Second
 	// clientScriptPath is where, under each service prefix, the gateway
 	// serves Config.ClientScript.
 	clientScriptPath = "/sockjs.min.js"
@@ -60,9 +65,20 @@ type Server struct {
 	limiter  *sessionLimiter
 	metrics  *metrics
 	sampler  *logSampler // repeated warn lines
-	closeMu  sync.Mutex
-	closed   bool
-	stopping stopSignal // the listener closes: forwarded receivers end (forward.go)
+	// busy and unfinished count the native sessions whose service is not
+	// done with the messages delivered to it, and those that have not
+	// collected their close frame (see engine.Options); the drain waits
+	// on them.
+	busy       engine.Counter
+	unfinished engine.Counter
+	closeMu    sync.Mutex
+	closed     bool
+	stopping   stopSignal // the listener closes: forwarded receivers end (forward.go)
+	// healthRoutes and appRoutes are the route tables the routers and the
+	// fast path are generated from (see routes.go).
+	healthRoutes routeTable
+	appRoutes    routeTable
+	router       http.Handler // the routers, without the fast path
 }
 
 // New builds a gateway from cfg without listening yet.
@@ -115,18 +131,20 @@ func New(cfg Config) (*Server, error) {
 	if s.proxies, err = newProxyPolicy(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	app := mux.NewRouter()
-	app.SkipClean(true)
 	for _, sc := range cfg.Services {
-		if err := s.mount(app, sc); err != nil {
+		if err := s.mount(sc); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Static != nil {
-		app.PathPrefix("/").Handler(routeLabel("static", cfg.Static))
+		s.appRoutes = append(s.appRoutes, route{path: "/", kind: matchStart, label: "static", handler: cfg.Static})
 	}
+	app := mux.NewRouter()
+	app.SkipClean(true)
+	s.appRoutes.register(app)
 	app.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
 
+	s.healthRoutes = s.healthTable()
 	root := mux.NewRouter()
 	root.SkipClean(true)
 	health := root
@@ -134,27 +152,18 @@ func New(cfg Config) (*Server, error) {
 		health = mux.NewRouter()
 		s.admin = &http.Server{Handler: health, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: newStdLogger(s.log)}
 	}
-	// Exact-path matchers: gorilla/mux path templates cost a regexp per
-	// request, and every request passes these routes.
-	health.MatcherFunc(exactPath("/healthz")).Handler(routeLabel("healthz", http.HandlerFunc(s.serveHealthz)))
-	health.MatcherFunc(exactPath("/readyz")).Handler(routeLabel("readyz", http.HandlerFunc(s.serveReadyz)))
-	health.MatcherFunc(exactPath("/metrics")).Handler(routeLabel("metrics", s.metrics.handler()))
-	if cfg.APIKey != "" {
-		s.registerAPIRoutes(health)
-	}
-	if cfg.Pprof {
-		health.PathPrefix("/debug/pprof/").Handler(routeLabel("pprof", http.HandlerFunc(servePprof)))
-	}
+	s.healthRoutes.register(health)
 	if cfg.BasePath != "" {
 		base := cfg.BasePath
-		root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-			return strings.HasPrefix(r.URL.Path, base+"/")
-		}).Handler(http.StripPrefix(base, app))
-		root.MatcherFunc(exactPath(base)).Handler(http.RedirectHandler(base+"/", http.StatusMovedPermanently))
+		routeTable{
+			{path: base + "/", kind: matchStart, handler: http.StripPrefix(base, app)},
+			{path: base, kind: matchExact, handler: http.RedirectHandler(base+"/", http.StatusMovedPermanently)},
+		}.register(root)
 		root.NotFoundHandler = routeLabel("other", http.NotFoundHandler())
 	} else {
 		root.NotFoundHandler = app
 	}
+	s.router = root
 	s.http = &http.Server{
 		Handler:           s.observe(s.fastPath(root)),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -175,7 +184,7 @@ func (s *Server) warnProxyTimeout() {
 	for _, sc := range s.cfg.Services {
 		hb := sc.HeartbeatDelay
 		if hb <= 0 {
-			hb = session.DefaultHeartbeatDelay
+			hb = engine.DefaultHeartbeatDelay
 		}
 		if hb >= s.cfg.ProxyIdleTimeout {
 			s.log.Warn().Str("service", sc.Prefix).Dur("heartbeat_delay", hb).Dur("proxy_idle_timeout", s.cfg.ProxyIdleTimeout).
@@ -184,8 +193,28 @@ func (s *Server) warnProxyTimeout() {
 	}
 }
 
-// mount adds one service's routes.
-func (s *Server) mount(app *mux.Router, sc Service) error {
+// healthTable is the routes of the health listener (the admin address, or
+// the main one): probes, metrics, the backend API and the profiler.
+func (s *Server) healthTable() routeTable {
+	t := routeTable{
+		{path: "/healthz", kind: matchExact, label: "healthz", handler: http.HandlerFunc(s.serveHealthz)},
+		{path: "/readyz", kind: matchExact, label: "readyz", handler: http.HandlerFunc(s.serveReadyz)},
+		{path: "/metrics", kind: matchExact, label: "metrics", handler: s.metrics.handler()},
+	}
+	if s.cfg.APIKey != "" {
+		api := mux.NewRouter()
+		api.SkipClean(true)
+		s.registerAPIRoutes(api) // labels its routes itself
+		t = append(t, route{path: apiPrefix, kind: matchStart, handler: api})
+	}
+	if s.cfg.Pprof {
+		t = append(t, route{path: "/debug/pprof/", kind: matchStart, label: "pprof", handler: http.HandlerFunc(servePprof)})
+	}
+	return t
+}
+
+// mount adds one service's routes to the application's table.
+func (s *Server) mount(sc Service) error {
 	if !strings.HasPrefix(sc.Prefix, "/") || sc.Prefix == "/" || strings.HasSuffix(sc.Prefix, "/") {
 		return fmt.Errorf("gateway: service prefix %q must start with / and not end with it", sc.Prefix)
 	}
@@ -196,73 +225,16 @@ func (s *Server) mount(app *mux.Router, sc Service) error {
 		if sc.SockJSURL == "" {
 			sc.SockJSURL = s.cfg.BasePath + sc.Prefix + clientScriptPath
 		}
-		app.MatcherFunc(exactPath(sc.Prefix + clientScriptPath)).Handler(routeLabel("client_script", s.cfg.ClientScript))
+		s.appRoutes = append(s.appRoutes, route{path: sc.Prefix + clientScriptPath, kind: matchExact, label: "client_script", handler: s.cfg.ClientScript})
 	}
-	var h http.Handler
 	if s.cfg.Engine == EngineSockJSGo {
-		h = routeLabel("compat", newCompatService(sc, s))
-	} else {
-		svc := newService(sc, s)
-		s.services = append(s.services, svc)
-		h = svc
+		s.appRoutes = append(s.appRoutes, route{path: sc.Prefix, kind: matchUnder, label: "compat", handler: newCompatService(sc, s)})
+		return nil
 	}
-	prefix := sc.Prefix
-	app.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-		p := r.URL.Path
-		return p == prefix || strings.HasPrefix(p, prefix) && p[len(prefix)] == '/'
-	}).Handler(h)
+	svc := newService(sc, s)
+	s.services = append(s.services, svc)
+	s.appRoutes = append(s.appRoutes, route{path: svc.prefix, kind: matchUnder, handler: svc, fast: svc.serve})
 	return nil
-}
-
-// fastPath serves requests under a native service's prefix without going
-// through the routers: gorilla/mux copies the request twice per router
-// (route and variables into its context), four copies in all, which
-// profiles showed among the largest costs of a poll or a send. Every other
-// path, and any path the health routes own, goes to next, as do all paths
-// on the compat engine.
-func (s *Server) fastPath(next http.Handler) http.Handler {
-	if len(s.services) == 0 {
-		return next
-	}
-	base := s.cfg.BasePath
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if base != "" {
-			if !strings.HasPrefix(path, base+"/") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			path = path[len(base):]
-		}
-		for _, svc := range s.services {
-			if p := svc.prefix; strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') && !s.ownedByHealth(p) {
-				if rest := path[len(p):]; rest != clientScriptPath || s.cfg.ClientScript == nil {
-					svc.serve(w, r, rest)
-					return
-				}
-				break // the routers serve the client script
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// ownedByHealth reports whether a service prefix would hide a health
-// route served on the main listener (the routers match those first).
-func (s *Server) ownedByHealth(prefix string) bool {
-	if s.cfg.AdminAddr != "" || s.cfg.BasePath != "" {
-		return false
-	}
-	switch prefix {
-	case "/healthz", "/readyz", "/metrics", "/debug":
-		return true
-	}
-	return false
-}
-
-// exactPath matches one path without a regexp.
-func exactPath(path string) mux.MatcherFunc {
-	return func(r *http.Request, _ *mux.RouteMatch) bool { return r.URL.Path == path }
 }
 
 // Handler is the gateway's whole HTTP handler, for embedding it elsewhere.
@@ -364,11 +336,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.metrics.draining.Set(1)
 	s.log.Info().Msg("draining")
-	s.waitFor(ctx, 2*time.Second, s.handlersIdle)
+	idleCtx, cancel := context.WithTimeout(ctx, drainIdleWait)
+	s.busy.Wait(idleCtx)
+	cancel()
 	for _, svc := range s.services {
 		svc.closeAll(session.CodeShutdown, session.ReasonShutdown)
 	}
-	s.waitFor(ctx, 0, s.closeFramesDelivered)
+	s.unfinished.Wait(ctx)
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
 	s.stopping.fire()
 	err := s.http.Shutdown(ctx)
@@ -392,45 +366,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.admin.Close()
 	}
 	return err
-}
-
-// waitFor polls cond until it holds, ctx ends or max (if not zero) passes.
-func (s *Server) waitFor(ctx context.Context, max time.Duration, cond func() bool) {
-	var deadline <-chan time.Time
-	if max > 0 {
-		t := time.NewTimer(max)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline:
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *Server) handlersIdle() bool {
-	for _, svc := range s.services {
-		if !svc.handlersIdle() {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Server) closeFramesDelivered() bool {
-	for _, svc := range s.services {
-		if !svc.closeFramesDelivered() {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Server) serveHealthz(w http.ResponseWriter, _ *http.Request) {

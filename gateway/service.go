@@ -6,11 +6,14 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Defaults of Service.
@@ -28,17 +31,18 @@ const (
 type service struct {
 	cfg      Service
 	prefix   string
-	opts     *session.Options
-	reg      *session.Registry
+	opts     *engine.Options
+	reg      *engine.Registry
 	ws       liveSet // websocket and raw websocket sessions (not in reg)
 	log      zerolog.Logger
 	iframe   iframePage
-	off      map[string]bool // disabled transports
-	srv      *Server         // policies, limits, metrics, drain state
+	off      map[transport.Name]bool // disabled transports
+	srv      *Server                 // policies, limits, metrics, drain state
 	upgrader *websocket.Upgrader
-	clients  sync.Map // *session.SockJS -> client, for the limiter and the registry key
-	expiries sync.Map // session.Session -> *time.Timer, closing it when its token expires
-	owners   sync.Map // session id -> registry key of its first session, to count foreign requests
+	clients  sync.Map     // *engine.SockJS -> client, for the limiter and the registry key
+	expiries sync.Map     // session.Session -> *time.Timer, closing it when its token expires
+	owners   sync.Map     // session id -> registry key of its first session, to count foreign requests
+	walks    atomic.Int64 // walks of every session by closeAll (the drain's tests count them)
 }
 
 // client is where a session of the registry came from.
@@ -60,11 +64,11 @@ func newService(cfg Service, srv *Server) *service {
 	svc := &service{
 		cfg:      cfg,
 		prefix:   strings.TrimSuffix(cfg.Prefix, "/"),
-		reg:      session.NewRegistry(),
+		reg:      engine.NewRegistry(),
 		ws:       newLiveSet(),
 		log:      srv.log.With().Str("service", cfg.Prefix).Logger(),
 		iframe:   newIframePage(cfg.SockJSURL),
-		off:      make(map[string]bool),
+		off:      make(map[transport.Name]bool),
 		srv:      srv,
 		upgrader: newUpgrader(),
 	}
@@ -72,13 +76,13 @@ func newService(cfg Service, srv *Server) *service {
 		svc.off[t] = true
 	}
 	if cfg.DisableWebsocket {
-		svc.off[TransportWebsocket] = true
-		svc.off[TransportRawWebsocket] = true
+		svc.off[transport.Websocket] = true
+		svc.off[transport.RawWebsocket] = true
 	}
 	if cfg.DisableRawWebsocket {
-		svc.off[TransportRawWebsocket] = true
+		svc.off[transport.RawWebsocket] = true
 	}
-	svc.opts = session.Options{
+	svc.opts = engine.Options{
 		HeartbeatDelay:       cfg.HeartbeatDelay,
 		DisconnectDelay:      cfg.DisconnectDelay,
 		MaxQueueBytes:        cfg.MaxQueueBytes,
@@ -88,13 +92,15 @@ func newService(cfg Service, srv *Server) *service {
 		OnClose:              svc.onClose,
 		Events:               cfg.Events,
 		Logger:               svc.log,
+		Busy:                 &srv.busy,
+		Unfinished:           &srv.unfinished,
 	}.Resolve()
 	return svc
 }
 
 // transportRoute is how one session transport is served.
 type transportRoute struct {
-	name   string // transport name (Transport* constant)
+	name   transport.Name
 	allow  string // the Allow header: methods served
 	method string // the one method that carries the transport
 	cors   bool   // OPTIONS preflight answered
@@ -105,14 +111,14 @@ type transportRoute struct {
 }
 
 var transportRoutes = map[string]transportRoute{
-	"websocket":     {TransportWebsocket, "GET", http.MethodGet, false, false, (*service).serveWebsocket},
-	"xhr":           {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHR},
-	"xhr_send":      {TransportXHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRSend},
-	"xhr_streaming": {TransportXHRStreaming, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRStreaming},
-	"eventsource":   {TransportEventSource, "GET", http.MethodGet, false, false, (*service).serveEventSource},
-	"htmlfile":      {TransportHTMLFile, "GET", http.MethodGet, false, true, (*service).serveHTMLFile},
-	"jsonp":         {TransportJSONP, "GET", http.MethodGet, false, true, (*service).serveJSONP},
-	"jsonp_send":    {TransportJSONP, "POST", http.MethodPost, false, false, (*service).serveJSONPSend},
+	"websocket":     {transport.Websocket, "GET", http.MethodGet, false, false, (*service).serveWebsocket},
+	"xhr":           {transport.XHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHR},
+	"xhr_send":      {transport.XHRPolling, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRSend},
+	"xhr_streaming": {transport.XHRStreaming, "OPTIONS, POST", http.MethodPost, true, false, (*service).serveXHRStreaming},
+	"eventsource":   {transport.EventSource, "GET", http.MethodGet, false, false, (*service).serveEventSource},
+	"htmlfile":      {transport.HTMLFile, "GET", http.MethodGet, false, true, (*service).serveHTMLFile},
+	"jsonp":         {transport.JSONP, "GET", http.MethodGet, false, true, (*service).serveJSONP},
+	"jsonp_send":    {transport.JSONP, "POST", http.MethodPost, false, false, (*service).serveJSONPSend},
 }
 
 // ServeHTTP routes a request under the service prefix.
@@ -137,7 +143,7 @@ func (svc *service) serve(w http.ResponseWriter, r *http.Request, rest string) {
 		svc.serveIframe(w, r)
 	case pathRawWebsocket:
 		setRoute(w, "raw_websocket")
-		if svc.off[TransportRawWebsocket] {
+		if svc.off[transport.RawWebsocket] {
 			http.NotFound(w, r)
 			return
 		}
@@ -230,15 +236,15 @@ func (svc *service) admit(r *http.Request) (netip.Addr, error) {
 // sessionFor returns the session with id bound to caller c (under key,
 // see Server.bindKey), creating it (and starting the service handler for
 // it) when there is none.
-func (svc *service) sessionFor(r *http.Request, c caller, id, key, transport string) (*session.SockJS, error) {
+func (svc *service) sessionFor(r *http.Request, c caller, id, key string, tr transport.Name) (*engine.SockJS, error) {
 	var refusal error
-	s, created := svc.reg.GetOrCreate(key, func() *session.SockJS {
+	s, created := svc.reg.GetOrCreate(key, func() *engine.SockJS {
 		ip, err := svc.admit(r)
 		if err != nil {
 			refusal = err
 			return nil
 		}
-		s := session.NewSockJS(id, transport, svc.opts)
+		s := engine.NewSockJS(id, tr, svc.opts)
 		s.SetRequest(svc.srv.requestFacts(r, c))
 		svc.clients.Store(s, client{ip, key})
 		return s
@@ -257,36 +263,46 @@ func (svc *service) sessionFor(r *http.Request, c caller, id, key, transport str
 	return s, nil
 }
 
-// starter is a session that runs Events callbacks itself (Start calls
-// OnOpen).
-type starter interface{ Start() }
+// engineSession is what the gateway needs of a native session beyond
+// session.Session; the engine's session implements it (checked by the
+// compiler below).
+type engineSession interface {
+	session.Session
+	// Start runs an Events service's OnOpen and lets the open frame go.
+	Start()
+	// HandlerDone records that a Handler service returned.
+	HandlerDone()
+}
+
+var _ engineSession = (*engine.SockJS)(nil)
 
 // start runs the service handler for a new session: an Events service's
 // OnOpen in the calling goroutine, a Handler in a goroutine of its own.
-func (svc *service) start(s session.Session) {
+func (svc *service) start(s engineSession) {
 	if svc.cfg.Events != nil {
-		s.(starter).Start()
+		s.Start()
 		return
 	}
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		session.Run(svc.cfg.Handler, s, svc.log)
+		s.HandlerDone() // after Run closed s: nothing delivered is waited for
 	}()
 }
 
 // attach finds or creates the session and attaches a receiver to it.
-func (svc *service) attach(r *http.Request, id, transport string) (*session.Receiver, error) {
-	return svc.attachPush(r, id, transport, nil)
+func (svc *service) attach(r *http.Request, id string, tr transport.Name) (*engine.Receiver, error) {
+	return svc.attachPush(r, id, tr, nil)
 }
 
 // attachPush is attach for a push receiver that calls notify (nil: a pull
 // receiver).
-func (svc *service) attachPush(r *http.Request, id, transport string, notify func()) (*session.Receiver, error) {
+func (svc *service) attachPush(r *http.Request, id string, tr transport.Name, notify func()) (*engine.Receiver, error) {
 	c := svc.srv.identify(r)
 	key := svc.srv.bindKey(id, c)
 	for range 3 {
-		s, err := svc.sessionFor(r, c, id, key, transport)
+		s, err := svc.sessionFor(r, c, id, key, tr)
 		if err != nil {
 			return nil, err
 		}
@@ -295,7 +311,7 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 			svc.reg.RemoveKey(key, s) // forgotten a moment ago; make a new one
 			continue
 		}
-		if errors.Is(err, session.ErrReceiverAttached) && svc.releaseStale(key) {
+		if errors.Is(err, engine.ErrReceiverAttached) && svc.releaseStale(key) {
 			continue // held for a node that no longer serves it
 		}
 		return rcv, err
@@ -303,7 +319,7 @@ func (svc *service) attachPush(r *http.Request, id, transport string, notify fun
 	return nil, session.ErrClosed
 }
 
-func (svc *service) forget(s *session.SockJS) {
+func (svc *service) forget(s *engine.SockJS) {
 	svc.ws.remove(s)
 	svc.releaseOwnership(s)
 	if v, ok := svc.clients.LoadAndDelete(s); ok {
@@ -314,7 +330,7 @@ func (svc *service) forget(s *session.SockJS) {
 	}
 }
 
-func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
+func (svc *service) onClose(s *engine.SockJS, info session.CloseInfo) {
 	svc.disarm(s)
 	svc.srv.metrics.closed(s.Transport(), info)
 	svc.logClosed(s, info)
@@ -323,72 +339,38 @@ func (svc *service) onClose(s *session.SockJS, info session.CloseInfo) {
 // liveSet is a set of live sessions that are not in the id registry.
 type liveSet struct {
 	mu sync.Mutex
-	m  map[session.Session]struct{}
+	m  map[engineSession]struct{}
 }
 
-func newLiveSet() liveSet { return liveSet{m: make(map[session.Session]struct{})} }
+func newLiveSet() liveSet { return liveSet{m: make(map[engineSession]struct{})} }
 
-func (l *liveSet) add(s session.Session) {
+func (l *liveSet) add(s engineSession) {
 	l.mu.Lock()
 	l.m[s] = struct{}{}
 	l.mu.Unlock()
 }
 
-func (l *liveSet) remove(s session.Session) {
+func (l *liveSet) remove(s engineSession) {
 	l.mu.Lock()
 	delete(l.m, s)
 	l.mu.Unlock()
 }
 
-func (l *liveSet) snapshot() []session.Session {
+func (l *liveSet) snapshot() []engineSession {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]session.Session, 0, len(l.m))
+	out := make([]engineSession, 0, len(l.m))
 	for s := range l.m {
 		out = append(out, s)
 	}
 	return out
 }
 
-// idler is a session that can tell whether its handler has caught up.
-type idler interface{ Idle() bool }
-
-// handlersIdle reports whether every session's handler is done with the
-// messages delivered to it.
-func (svc *service) handlersIdle() bool {
-	idle := true
-	svc.reg.Range(func(s *session.SockJS) bool {
-		idle = s.Idle()
-		return idle
-	})
-	for _, s := range svc.ws.snapshot() {
-		if i, ok := s.(idler); ok && !i.Idle() {
-			return false
-		}
-	}
-	return idle
-}
-
-// closeFramesDelivered reports whether every session has collected its
-// close frame (websocket sessions leave the live set when they end).
-func (svc *service) closeFramesDelivered() bool {
-	done := true
-	svc.reg.Range(func(s *session.SockJS) bool {
-		done = s.Finished()
-		return done
-	})
-	return done && svc.ws.len() == 0
-}
-
-func (l *liveSet) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
-}
-
-// closeAll closes every session of the service.
+// closeAll closes every session of the service: one walk of the registry
+// and of the live set.
 func (svc *service) closeAll(code int, reason string) {
-	svc.reg.Range(func(s *session.SockJS) bool {
+	svc.walks.Add(1)
+	svc.reg.Range(func(s *engine.SockJS) bool {
 		_ = s.Close(code, reason)
 		return true
 	})

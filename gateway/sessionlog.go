@@ -4,11 +4,12 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // opened counts a new session and logs its open line: which service,
 // session and transport, and the client's address.
-func (svc *service) opened(s *session.SockJS) {
+func (svc *service) opened(s *engine.SockJS) {
 	svc.srv.metrics.opened(s.Transport())
 	if svc.srv.cfg.QuietSessions {
 		return
@@ -20,7 +21,7 @@ func (svc *service) opened(s *session.SockJS) {
 // logClosed writes a session's close line: how long it lived, how it
 // ended and what it carried each way. Expected closes are info, like the
 // open line; without per-session lines they go to debug.
-func (svc *service) logClosed(s *session.SockJS, info session.CloseInfo) {
+func (svc *service) logClosed(s *engine.SockJS, info session.CloseInfo) {
 	ev := svc.log.Info()
 	if svc.srv.cfg.QuietSessions {
 		ev = svc.log.Debug()

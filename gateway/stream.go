@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // streamFraming is how a streaming transport (xhr-streaming, eventsource,
@@ -25,10 +27,10 @@ type streamFraming struct {
 // streamReceiving is the receiving of a streaming transport: served on a
 // connection taken over from net/http when it can be (see serveStream),
 // through net/http otherwise.
-func streamReceiving(w http.ResponseWriter, transport string, f streamFraming) receiving {
+func streamReceiving(w http.ResponseWriter, tr transport.Name, f streamFraming) receiving {
 	rw := newRespWriter(w)
 	return receiving{
-		transport: transport,
+		transport: tr,
 		streaming: true,
 		stream:    &f,
 		start: func() error {
@@ -237,9 +239,9 @@ func (st *stream) finish() {
 // refuseReceiver answers a receiving request that could not attach: a
 // second receiver gets the 2010 close frame in the transport's framing.
 func (svc *service) refuseReceiver(w http.ResponseWriter, rv receiving, err error) {
-	if errors.Is(err, session.ErrReceiverAttached) {
+	if errors.Is(err, engine.ErrReceiverAttached) {
 		if rv.start() == nil {
-			_, _ = rv.fw.writeFrame(session.CloseFrame(session.CodeAnotherConnection, session.ReasonAnotherConnection))
+			_, _ = rv.fw.writeFrame(engine.CloseFrame(session.CodeAnotherConnection, session.ReasonAnotherConnection))
 		}
 		return
 	}

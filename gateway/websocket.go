@@ -12,6 +12,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Websocket timing.
@@ -137,16 +139,16 @@ type wsConn interface {
 func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsSession {
 	f := &sockjsWSFraming{conn: conn}
 	o := svc.newOwnedConn(conn.NetConn(), f, nil)
-	s, rcv := session.NewSockJSPush(sid, TransportWebsocket, svc.opts, o.wake)
+	s, rcv := engine.NewSockJSPush(sid, transport.Websocket, svc.opts, o.wake)
 	f.s = s
-	return svc.startWebsocket(conn, o, s, rcv, r, TransportWebsocket, session.DecodeWebsocketMessage)
+	return svc.startWebsocket(conn, o, s, rcv, r, transport.Websocket, engine.DecodeWebsocketMessage)
 }
 
 // startWebsocket starts the session s, received by rcv over o, of a
 // websocket (SockJS or raw); decode turns one websocket message into the
 // session's messages.
-func (svc *service) startWebsocket(conn wsConn, o *ownedConn, s *session.SockJS, rcv *session.Receiver,
-	r *http.Request, transport string, decode func([]byte) ([]string, error)) *wsSession {
+func (svc *service) startWebsocket(conn wsConn, o *ownedConn, s *engine.SockJS, rcv *engine.Receiver,
+	r *http.Request, tr transport.Name, decode func([]byte) ([]string, error)) *wsSession {
 	o.rcv = rcv
 	c := svc.srv.identify(r)
 	s.SetRequest(svc.srv.requestFacts(r, c))
@@ -165,7 +167,7 @@ type wsSession struct {
 	svc    *service
 	conn   wsConn
 	o      *ownedConn
-	s      *session.SockJS
+	s      *engine.SockJS
 	decode func([]byte) ([]string, error)
 }
 
@@ -185,7 +187,7 @@ func (ws *wsSession) readWebsocket() {
 // close frame the closing handshake.
 type sockjsWSFraming struct {
 	conn wsConn
-	s    *session.SockJS
+	s    *engine.SockJS
 }
 
 func (f *sockjsWSFraming) appendFrame(dst, frame []byte, heartbeat, last bool) ([]byte, bool) {
@@ -204,7 +206,7 @@ func (f *sockjsWSFraming) keepAlive()                   { f.conn.KeepAlive() }
 
 // appendWSEnd appends the close frame of a closed session and gives the
 // client closeGrace to answer it.
-func appendWSEnd(dst []byte, conn wsConn, s *session.SockJS) []byte {
+func appendWSEnd(dst []byte, conn wsConn, s *engine.SockJS) []byte {
 	info := s.CloseInfo()
 	dst = conn.AppendClose(dst, wsCloseCode(info.Code), info.Reason)
 	_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
@@ -229,7 +231,7 @@ func (ws *wsSession) read() (int, string) {
 			continue
 		}
 		if err := ws.s.Deliver(context.Background(), msgs); err != nil {
-			if errors.Is(err, session.ErrRateLimited) {
+			if errors.Is(err, engine.ErrRateLimited) {
 				ws.svc.srv.metrics.refused(refusedRateLimited)
 			}
 			// The session closed; keep reading so the writer can finish

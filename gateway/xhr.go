@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // serveXHR serves xhr polling: one response per poll, its frames each ending
 // in "\n".
 func (svc *service) serveXHR(w http.ResponseWriter, r *http.Request, sid string) {
 	svc.receive(w, r, sid, receiving{
-		transport: TransportXHRPolling,
+		transport: transport.XHRPolling,
 		start: func() error {
 			svc.xhrHeaders(w, r)
 			return nil

@@ -7,8 +7,6 @@ package session
 const (
 	// CodeNormal is a normal close by the application.
 	CodeNormal = 1000
-	// CodeGoingAway is sent on the raw websocket when the server shuts down.
-	CodeGoingAway = 1001
 	// CodeInterrupted answers a poll after the client aborted a receiving
 	// request: c[1002,"Connection interrupted"].
 	CodeInterrupted = 1002

@@ -1,14 +1,12 @@
-// Package session is sockgate's transport-agnostic core: the Session that
-// application code sees, in either of two forms (a Handler running in a
-// goroutine of its own, or Events callbacks run by the transports'
-// goroutines), the SockJS session state machine that carries it over
-// polling and streaming requests, the registry of live sessions, rooms with
-// encode-once broadcast, and the SockJS frame codec.
+// Package session is what a service sees of sockgate: the Session, one
+// client connection whatever transport carries it, served in either of two
+// forms (a Handler running in a goroutine of its own with Run, or Events
+// callbacks run by the transports' goroutines); how a session ended
+// (CloseInfo) and the close codes; the opening Request and its Identity;
+// and Room, encode-once broadcast to many sessions.
 //
-// The package knows nothing of HTTP routing. A transport (in package gateway)
-// attaches a receiver to a session and writes its frames to the network
-// itself: a poll pulls them with Receiver.Next; a websocket or a stream is
-// notified (AttachPush) and takes them with Receiver.TryNext. No network
-// write ever happens under a session lock, and a slow client never blocks
-// Send.
+// Services import this package only. The engine that carries sessions over
+// SockJS (the state machine, receivers, the registry, the frame codec) is
+// package session/engine, which the gateway uses; the transports' names are
+// package session/transport.
 package session

@@ -1,12 +1,6 @@
 package session
 
-import (
-	"context"
-	"runtime/debug"
-	"sync"
-
-	"github.com/rs/zerolog"
-)
+import "context"
 
 // Events is an application's code for one service in callback form, the
 // alternative to Handler. The transport calls it from the goroutine that
@@ -43,9 +37,9 @@ func EventsHandler(ev Events) Handler {
 	return func(ctx context.Context, s Session) {
 		ev.OnOpen(s)
 		defer func() {
-			info := CloseInfo{Code: CodeNormal, Reason: ReasonNormal}
-			if ci, ok := s.(interface{ CloseInfo() CloseInfo }); ok && ci.CloseInfo().Code != 0 {
-				info = ci.CloseInfo()
+			info := s.CloseInfo()
+			if info.Code == 0 { // the handler ended first: Run closes with 1000
+				info = CloseInfo{Code: CodeNormal, Reason: ReasonNormal}
 			}
 			ev.OnClose(s, info)
 		}()
@@ -57,125 +51,6 @@ func EventsHandler(ev Events) Handler {
 			ev.OnMessage(s, m)
 		}
 	}
-}
-
-// Dispatcher calls one session's Events with the ordering Events promises:
-// transports call Open, Message and Close from whatever goroutine they
-// have, and the Dispatcher serializes them. Safe for concurrent use.
-type Dispatcher struct {
-	ev  Events
-	s   Session
-	log zerolog.Logger
-
-	run sync.Mutex // held while OnOpen or OnMessage runs
-
-	mu      sync.Mutex
-	opened  bool
-	closed  bool
-	running bool       // a callback runs (OnClose then waits for it)
-	pending *CloseInfo // OnClose due once the running callback returns
-}
-
-// NewDispatcher returns the dispatcher of s; panics in ev are logged to log.
-func NewDispatcher(ev Events, s Session, log zerolog.Logger) *Dispatcher {
-	return &Dispatcher{ev: ev, s: s, log: log}
-}
-
-// Open calls OnOpen unless it was called (or the session closed) already.
-func (d *Dispatcher) Open() {
-	d.run.Lock()
-	defer d.run.Unlock()
-	d.openLocked()
-}
-
-func (d *Dispatcher) openLocked() {
-	d.mu.Lock()
-	if d.opened || d.closed {
-		d.mu.Unlock()
-		return
-	}
-	d.opened, d.running = true, true
-	d.mu.Unlock()
-	d.call(func() { d.ev.OnOpen(d.s) })
-	d.finished()
-}
-
-// Message calls OnMessage for each message, in order, after OnOpen. It
-// returns ErrInboxClosed, delivering no more, once the session closed.
-// before is called before each message (the transports' traffic meter).
-func (d *Dispatcher) Message(msgs []string, before func(msg string)) error {
-	d.run.Lock()
-	defer d.run.Unlock()
-	d.openLocked()
-	for _, m := range msgs {
-		d.mu.Lock()
-		if d.closed {
-			d.mu.Unlock()
-			return ErrInboxClosed
-		}
-		d.running = true
-		d.mu.Unlock()
-		if before != nil {
-			before(m)
-		}
-		d.call(func() { d.ev.OnMessage(d.s, m) })
-		d.finished()
-	}
-	return nil
-}
-
-// Close calls OnClose once, after any callback running now; it does
-// nothing if OnOpen was never called.
-func (d *Dispatcher) Close(info CloseInfo) {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return
-	}
-	d.closed = true
-	if !d.opened {
-		d.mu.Unlock()
-		return
-	}
-	if d.running {
-		d.pending = &info
-		d.mu.Unlock()
-		return
-	}
-	d.mu.Unlock()
-	d.call(func() { d.ev.OnClose(d.s, info) })
-}
-
-// Idle reports whether no callback runs now: the session's messages so
-// far are handled.
-func (d *Dispatcher) Idle() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return !d.running
-}
-
-// finished ends a running callback and calls a close that waited for it.
-func (d *Dispatcher) finished() {
-	d.mu.Lock()
-	d.running = false
-	p := d.pending
-	d.pending = nil
-	d.mu.Unlock()
-	if p != nil {
-		d.call(func() { d.ev.OnClose(d.s, *p) })
-	}
-}
-
-// call runs one callback; a panic is logged and closes the session.
-func (d *Dispatcher) call(f func()) {
-	defer func() {
-		if v := recover(); v != nil {
-			d.log.Error().Str("session", d.s.ID()).Str("transport", d.s.Transport()).
-				Interface("panic", v).Bytes("stack", debug.Stack()).Msg("handler panicked")
-			_ = d.s.Close(CodeInternalError, ReasonInternalError)
-		}
-	}()
-	f()
 }
 
 // EventFuncs implements Events with plain functions; a nil one does nothing.

@@ -44,7 +44,3 @@ type Identity struct {
 	// Claims holds every claim of the token, as decoded from its JSON.
 	Claims map[string]any
 }
-
-// noRequest is what Session.Request returns for a session opened without
-// one (tests, the compat engine before it is filled).
-var noRequest = &Request{Header: http.Header{}, Query: url.Values{}}

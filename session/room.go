@@ -5,10 +5,22 @@ import (
 	"time"
 )
 
-// QuotedSender is implemented by sessions that accept a message already
-// encoded with AppendQuoted; Room.Broadcast uses it to encode once.
-type QuotedSender interface {
-	SendQuoted(q []byte) error
+// fastMember is a session of an engine that takes a broadcast message
+// encoded once for every member and throttles the broadcaster (the native
+// engine's sessions implement it); Room.Broadcast sends to any other
+// session with Send.
+type fastMember interface {
+	// EncodeShared encodes msg once, for every member of the same engine.
+	EncodeShared(msg string) []byte
+	// SendShared queues msg, whose encoding enc came from EncodeShared
+	// (enc is shared: not kept, not changed); over reports that the
+	// member's queue is now past its soft mark, so the broadcaster should
+	// call AwaitSoftMark.
+	SendShared(msg string, enc []byte) (over bool, err error)
+	// AwaitSoftMark waits until the member's queue is back under its soft
+	// mark, or closes the member with CodeSlowClient when that has not
+	// happened within its slow-client timeout from start.
+	AwaitSoftMark(start time.Time)
 }
 
 // Room is a named set of sessions that receive the same broadcasts. Safe for
@@ -55,18 +67,18 @@ func (r *Room) Len() int {
 }
 
 // Broadcast sends msg to every member. The message is encoded once and the
-// bytes are shared by all members that accept them (QuotedSender). Send
+// bytes are shared by all members of the native engine. Send
 // never blocks, so one member cannot make the others lose messages. It
 // returns how many members (in this process) accepted the message; with a
 // relay (SetRelay), the members on other nodes get it too.
 //
 // Broadcast throttles whoever calls it instead: when a member's queue is
-// over its soft mark (half of Options.MaxQueueBytes) once the message is
+// over its soft mark (half of the service's queue bound) once the message is
 // queued, Broadcast waits, with no lock held, until that queue drains
 // below the mark. So a client that floods a room is read no faster than
 // its room can take: a service that broadcasts from OnMessage or a Recv
 // loop stops the flooder's reads, not the healthy members' connections. A
-// member that stays over the mark for Options.SlowClientTimeout is closed
+// member that stays over the mark for the slow-client timeout is closed
 // with CodeSlowClient, so the wait is bounded and only the member that
 // does not read is cut.
 func (r *Room) Broadcast(msg string) int {
@@ -92,21 +104,21 @@ func (r *Room) SetRelay(relay func(msg string)) {
 
 // BroadcastLocal is Broadcast to the members in this process only.
 func (r *Room) BroadcastLocal(msg string) int {
-	q := AppendQuoted(make([]byte, 0, len(msg)+8), msg)
+	var enc []byte
 	n := 0
-	var full []*SockJS // members over their soft mark
+	var full []fastMember // members over their soft mark
 	r.mu.RLock()
 	for s := range r.members {
 		var err error
-		switch m := s.(type) {
-		case *SockJS:
+		if m, ok := s.(fastMember); ok {
+			if enc == nil {
+				enc = m.EncodeShared(msg)
+			}
 			var over bool
-			if over, err = m.sendShared(msg, q); over && err == nil {
+			if over, err = m.SendShared(msg, enc); over && err == nil {
 				full = append(full, m)
 			}
-		case QuotedSender:
-			err = m.SendQuoted(q)
-		default:
+		} else {
 			err = s.Send(msg)
 		}
 		if err == nil {
@@ -117,48 +129,8 @@ func (r *Room) BroadcastLocal(msg string) int {
 	if len(full) > 0 {
 		start := time.Now()
 		for _, m := range full {
-			m.awaitSoftMark(start.Add(m.opts.SlowClientTimeout))
+			m.AwaitSoftMark(start)
 		}
 	}
 	return n
-}
-
-// Hub holds rooms by name, creating them on first join and dropping them
-// when the last member leaves. Safe for concurrent use.
-type Hub struct {
-	mu    sync.Mutex
-	rooms map[string]*Room
-}
-
-// NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{rooms: make(map[string]*Room)} }
-
-// Join adds s to the room called name and returns the room.
-func (h *Hub) Join(name string, s Session) *Room {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r := h.rooms[name]
-	if r == nil {
-		r = NewRoom(name)
-		h.rooms[name] = r
-	}
-	r.Join(s)
-	return r
-}
-
-// Leave removes s from the room called name, dropping the room once empty.
-func (h *Hub) Leave(name string, s Session) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r := h.rooms[name]
-	if r != nil && r.Leave(s) == 0 {
-		delete(h.rooms, name)
-	}
-}
-
-// Room returns the room called name, or nil.
-func (h *Hub) Room(name string) *Room {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.rooms[name]
 }

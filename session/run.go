@@ -13,9 +13,6 @@ import (
 // stack; the process lives on. When h returns, s is closed with CodeNormal
 // unless it was closed already.
 func Run(h Handler, s Session, log zerolog.Logger) {
-	if sj, ok := s.(*SockJS); ok {
-		defer sj.HandlerDone()
-	}
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error().Str("session", s.ID()).Str("transport", s.Transport()).

@@ -30,20 +30,19 @@ type Session interface {
 	// Request describes the request that opened the session: the client's
 	// address, headers, query and identity. Never nil; do not modify it.
 	Request() *Request
+	// CloseInfo tells how the session ended: the code and reason of its
+	// close frame. It is zero while the session is open.
+	CloseInfo() CloseInfo
 }
 
 // Sentinel errors of the package.
 var (
-	// ErrClosed is returned by Recv and Send once a session is closed.
+	// ErrClosed is returned by Recv and Send once a session is closed, and
+	// to a transport that delivers messages to a closed session.
 	ErrClosed = errors.New("session: closed")
 	// ErrQueueFull is returned by Send when the outgoing queue is over its
 	// bound; the session is closed with CodeSlowClient.
 	ErrQueueFull = errors.New("session: outgoing queue full")
-	// ErrReceiverAttached is returned by Attach when another receiver is
-	// already attached (the SockJS 2010 case).
-	ErrReceiverAttached = errors.New("session: another receiver attached")
-	// ErrInboxClosed is returned when messages arrive for a closed session.
-	ErrInboxClosed = errors.New("session: closed for incoming messages")
 )
 
 // CloseInfo tells how a session ended.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/session/services"
+	"github.com/sockgate/sockgate/session/services/testserver"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,7 +26,7 @@ func startGateway(t *testing.T, engine string) string {
 		AllowedOrigins: []string{"*"},
 		Services: []gateway.Service{
 			{Prefix: "/echo", Handler: services.Echo},
-			{Prefix: "/broadcast", Handler: services.NewBroadcast().Handler},
+			{Prefix: "/broadcast", Handler: testserver.NewBroadcast().Handler},
 		},
 	})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/gateway/upstream"
-	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
 )
 
@@ -77,14 +76,14 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.BoolVar(&c.conformance, "conformance", false, "mount the standard SockJS test-server services at the root instead of /echo and /chat")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.DurationVar(&c.heartbeatDelay, "heartbeat-delay", session.DefaultHeartbeatDelay, "send a heartbeat frame after this long idle")
-	fs.DurationVar(&c.disconnectDelay, "disconnect-delay", session.DefaultDisconnectDelay, "close a session nobody polls for this long")
+	fs.DurationVar(&c.heartbeatDelay, "heartbeat-delay", gateway.DefaultHeartbeatDelay, "send a heartbeat frame after this long idle")
+	fs.DurationVar(&c.disconnectDelay, "disconnect-delay", gateway.DefaultDisconnectDelay, "close a session nobody polls for this long")
 	fs.IntVar(&c.responseLimit, "response-limit", gateway.DefaultResponseLimit, "bytes after which a streaming response ends and the client reconnects")
 	fs.BoolVar(&c.disableWS, "disable-websocket", false, "turn off the websocket transports (clients fall back to HTTP)")
 	fs.BoolVar(&c.cookieNeeded, "jsessionid", false, "JSESSIONID cookie mode, for cookie-sticky load balancers")
 	fs.StringVar(&c.sockjsURL, "sockjs-url", "", "sockjs-client script for iframe pages (default: the embedded pinned build)")
 	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", gateway.DefaultMaxMessageBytes, "largest incoming message or send body, in bytes")
-	fs.IntVar(&c.maxQueueBytes, "max-queue-bytes", session.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as too slow (3008)")
+	fs.IntVar(&c.maxQueueBytes, "max-queue-bytes", gateway.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as too slow (3008)")
 	fs.DurationVar(&c.shutdownTimeout, "drain-timeout", gateway.DefaultShutdownTimeout, "how long a shutdown (SIGTERM) may drain sessions before exiting")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated browser origins allowed: https://app.example.com, *.example.com, example.com, null, or * for all (default: the gateway's own host; * with -conformance)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed")

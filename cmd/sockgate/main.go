@@ -21,6 +21,7 @@ import (
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/services"
+	"github.com/sockgate/sockgate/session/services/testserver"
 	"github.com/sockgate/sockgate/static"
 )
 
@@ -219,7 +220,7 @@ func gatewayConfig(cfg config, log zerolog.Logger, bus cluster.Bus) gateway.Conf
 // conformanceServices are the services of the standard SockJS test server.
 // On a NATS bus, /broadcast reaches the members on every node.
 func conformanceServices(base gateway.Service, bus cluster.Bus, log zerolog.Logger) []gateway.Service {
-	broadcast := services.NewBroadcast()
+	broadcast := testserver.NewBroadcast()
 	if nb, ok := bus.(*cluster.NATSBus); ok {
 		if _, err := nb.Relay(broadcast.Room()); err != nil {
 			log.Warn().Err(err).Msg("/broadcast reaches this node's members only")
@@ -233,9 +234,9 @@ func conformanceServices(base gateway.Service, bus cluster.Bus, log zerolog.Logg
 	cookie.CookieNeeded = true
 	return []gateway.Service{
 		echo, noWS, cookie,
-		with(base, "/close", services.CloseAtOnce),
-		with(base, "/ticker", services.Ticker),
-		with(base, "/amplify", services.Amplify),
+		with(base, "/close", testserver.CloseAtOnce),
+		with(base, "/ticker", testserver.Ticker),
+		with(base, "/amplify", testserver.Amplify),
 		withEvents(base, "/broadcast", broadcast.Events()),
 	}
 }

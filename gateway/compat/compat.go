@@ -16,19 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
-)
-
-// Transport names as sockjs-client knows them. They repeat the gateway
-// package's Transport* constants, which this package cannot import (gateway
-// imports compat).
-const (
-	transportWebsocket    = "websocket"
-	transportRawWebsocket = "raw-websocket"
-	transportXHRStreaming = "xhr-streaming"
-	transportXHRPolling   = "xhr-polling"
-	transportEventSource  = "eventsource"
-	transportHTMLFile     = "htmlfile"
-	transportJSONP        = "jsonp-polling"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Options configure one compat service. Zero values mean sockjs-go's
@@ -50,10 +38,8 @@ type Options struct {
 	RawWebsocket bool
 	// CookieNeeded turns on JSESSIONID mode.
 	CookieNeeded bool
-	// DisabledTransports lists transport names ("xhr-polling",
-	// "xhr-streaming", "eventsource", "htmlfile", "jsonp-polling",
-	// "websocket", "raw-websocket") to refuse with 404.
-	DisabledTransports []string
+	// DisabledTransports lists the transports to refuse with 404.
+	DisabledTransports []transport.Name
 	// SockJSURL is the script the iframe page loads.
 	SockJSURL string
 	// Logger receives the service's log lines; the zero value discards them.
@@ -122,24 +108,24 @@ func upgradeError(log zerolog.Logger) func(http.ResponseWriter, *http.Request, i
 }
 
 // disable turns off the transport named t in o.
-func disable(o *sockjs.Options, t string, log zerolog.Logger) {
+func disable(o *sockjs.Options, t transport.Name, log zerolog.Logger) {
 	switch t {
-	case transportWebsocket:
+	case transport.Websocket:
 		o.Websocket = false
-	case transportRawWebsocket:
+	case transport.RawWebsocket:
 		o.RawWebsocket = false
-	case transportXHRPolling:
+	case transport.XHRPolling:
 		o.DisableXHR = true
-	case transportXHRStreaming:
+	case transport.XHRStreaming:
 		o.DisableXHRStreaming = true
-	case transportEventSource:
+	case transport.EventSource:
 		o.DisableEventSource = true
-	case transportHTMLFile:
+	case transport.HTMLFile:
 		o.DisableHtmlFile = true
-	case transportJSONP:
+	case transport.JSONP:
 		o.DisableJSONP = true
 	default:
-		log.Warn().Str("transport", t).Msg("unknown transport in DisabledTransports ignored")
+		log.Warn().Str("transport", string(t)).Msg("unknown transport in DisabledTransports ignored")
 	}
 }
 
@@ -150,7 +136,7 @@ func serve(log zerolog.Logger, rs *receivers, s sockjs.Session, h session.Handle
 	if !a.websocket() {
 		rs.opened(a.ID())
 	}
-	log = log.With().Str("session", a.ID()).Str("transport", a.transport).Logger()
+	log = log.With().Str("session", a.ID()).Str("transport", string(a.transport)).Logger()
 	log.Debug().Msg("session opened")
 	session.Run(h, a, log)
 	// Run has closed the session: fix how it ended (and forget its
@@ -160,22 +146,22 @@ func serve(log zerolog.Logger, rs *receivers, s sockjs.Session, h session.Handle
 }
 
 // transportName maps a sockjs-go receiver type to sockjs-client's name.
-func transportName(t sockjs.ReceiverType) string {
+func transportName(t sockjs.ReceiverType) transport.Name {
 	switch t {
 	case sockjs.ReceiverTypeWebsocket:
-		return transportWebsocket
+		return transport.Websocket
 	case sockjs.ReceiverTypeRawWebsocket:
-		return transportRawWebsocket
+		return transport.RawWebsocket
 	case sockjs.ReceiverTypeXHR:
-		return transportXHRPolling
+		return transport.XHRPolling
 	case sockjs.ReceiverTypeXHRStreaming:
-		return transportXHRStreaming
+		return transport.XHRStreaming
 	case sockjs.ReceiverTypeEventSource:
-		return transportEventSource
+		return transport.EventSource
 	case sockjs.ReceiverTypeHtmlFile:
-		return transportHTMLFile
+		return transport.HTMLFile
 	case sockjs.ReceiverTypeJSONP:
-		return transportJSONP
+		return transport.JSONP
 	}
 	return "unknown"
 }
@@ -186,7 +172,7 @@ func transportName(t sockjs.ReceiverType) string {
 // session.ErrQueueFull: see the package doc.
 type adapter struct {
 	s         sockjs.Session
-	transport string // the receiver that opened the session
+	transport transport.Name // the receiver that opened the session
 	rs        *receivers
 
 	closeMu sync.Mutex // held across Close, so CloseInfo sees its code
@@ -202,7 +188,7 @@ var _ session.Session = (*adapter)(nil)
 func (a *adapter) ID() string { return a.s.ID() }
 
 // Transport names the transport that opened the session.
-func (a *adapter) Transport() string { return a.transport }
+func (a *adapter) Transport() string { return string(a.transport) }
 
 // Recv returns the next client message, session.ErrClosed once the session
 // is closing, or ctx.Err().
@@ -277,7 +263,7 @@ func (a *adapter) CloseInfo() session.CloseInfo {
 // websocket reports whether the session is on a websocket, which sockjs-go
 // ends when the connection does.
 func (a *adapter) websocket() bool {
-	return a.transport == transportWebsocket || a.transport == transportRawWebsocket
+	return a.transport == transport.Websocket || a.transport == transport.RawWebsocket
 }
 
 // Request describes the request that opened the session, as sockjs-go kept

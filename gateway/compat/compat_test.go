@@ -19,6 +19,7 @@ import (
 
 	"github.com/sockgate/sockgate/gateway/compat"
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // waitFor bounds every wait in these tests.
@@ -351,7 +352,7 @@ func TestRecvHonoursContext(t *testing.T) {
 
 func TestRouting(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, compat.Options{DisabledTransports: []string{"xhr-polling"}}, echo)
+	srv := newServer(t, compat.Options{DisabledTransports: []transport.Name{transport.XHRPolling}}, echo)
 	tests := []struct {
 		method, path string
 		hdr          []string

@@ -52,7 +52,7 @@ type Config struct {
 	WriteTimeout time.Duration
 	// HeartbeatDelay is how often the backend is pinged; one silent for
 	// two periods is dead. Use the service's heartbeat delay
-	// (session.DefaultHeartbeatDelay when zero).
+	// (gateway.DefaultHeartbeatDelay when zero).
 	HeartbeatDelay time.Duration
 	// MaxMessageBytes bounds one message from the backend
 	// (DefaultMaxMessageBytes); over it the backend connection is closed
@@ -117,7 +117,7 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	if cfg.HeartbeatDelay <= 0 {
-		cfg.HeartbeatDelay = session.DefaultHeartbeatDelay
+		cfg.HeartbeatDelay = gateway.DefaultHeartbeatDelay
 	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/session"
 )
 
@@ -51,7 +52,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if b.cfg.Name != "backend.example:8443/ws/chat" || b.cfg.ConnectTimeout != DefaultConnectTimeout ||
-		b.cfg.WriteTimeout != DefaultWriteTimeout || b.cfg.HeartbeatDelay != session.DefaultHeartbeatDelay {
+		b.cfg.WriteTimeout != DefaultWriteTimeout || b.cfg.HeartbeatDelay != gateway.DefaultHeartbeatDelay {
 		t.Errorf("defaults: %+v", b.cfg)
 	}
 	want := "Origin,Cookie,User-Agent,Accept-Language,X-Request-Id,Authorization"

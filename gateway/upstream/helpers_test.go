@@ -34,6 +34,17 @@ func (s *testSession) Recv(context.Context) (string, error) { return "", session
 func (s *testSession) Send(string) error                    { return nil }
 func (s *testSession) Done() <-chan struct{}                { return s.done }
 func (s *testSession) Request() *session.Request            { return s.req }
+
+// CloseInfo implements session.Session.
+func (s *testSession) CloseInfo() session.CloseInfo {
+	select {
+	case <-s.done:
+		return s.closed
+	default:
+		return session.CloseInfo{}
+	}
+}
+
 func (s *testSession) Close(code int, reason string) error {
 	s.once.Do(func() {
 		s.closed = session.CloseInfo{Code: code, Reason: reason}

@@ -1,5 +1,10 @@
-// Package cluster carries chat room events between sockgate nodes so that a
-// room can span several of them.
+// Package cluster is what ties several sockgate nodes together, for two
+// uses: the chat service's bus, which carries its room events between
+// nodes so that a room can span several of them (Bus, Local, NATS), and
+// the cluster control, which carries the backend API's closes (close a
+// session, disconnect a user) to every node (Control, Closer). It knows
+// nothing of sessions or transports: it moves bytes for the chat service
+// (session/services) and for the gateway.
 //
 // A Bus delivers every event published to a room to every subscription of
 // that room, on every node, the publishing node included, and in one order

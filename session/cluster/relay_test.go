@@ -8,6 +8,7 @@ import (
 
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster/clustertest"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // TestRelay: a room relayed on two nodes: a broadcast on either reaches
@@ -15,14 +16,14 @@ import (
 func TestRelay(t *testing.T) {
 	t.Parallel()
 	srv := clustertest.StartNATS(t, false)
-	opts := session.Options{DisconnectDelay: time.Minute}.Resolve()
-	var members [2]*session.SockJS
+	opts := engine.Options{DisconnectDelay: time.Minute}.Resolve()
+	var members [2]*engine.SockJS
 	var rooms [2]*session.Room
 	var stops [2]func()
 	for i, name := range []string{"a", "b"} {
 		b := connect(t, srv.URL(), name)
 		rooms[i] = session.NewRoom("lobby")
-		members[i] = session.NewSockJS(name, "xhr-polling", opts)
+		members[i] = engine.NewSockJS(name, "xhr-polling", opts)
 		members[i].Start()
 		rooms[i].Join(members[i])
 		stop, err := b.Relay(rooms[i])
@@ -51,9 +52,9 @@ func TestRelay(t *testing.T) {
 
 // collect reads n messages from s's queue, then checks that nothing else
 // comes, and returns them sorted.
-func collect(t *testing.T, s *session.SockJS, n int) []string {
+func collect(t *testing.T, s *engine.SockJS, n int) []string {
 	t.Helper()
-	r, err := s.Attach()
+	r, err := s.AttachWait(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func collect(t *testing.T, s *session.SockJS, n int) []string {
 		if f[0] != 'a' {
 			continue // the open frame
 		}
-		msgs, err := session.DecodeMessages(f[1:])
+		msgs, err := engine.DecodeMessages(f[1:])
 		if err != nil {
 			t.Fatalf("frame %q: %v", f, err)
 		}

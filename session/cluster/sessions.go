@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // Defaults of SessionsOptions.
@@ -70,7 +71,7 @@ var (
 type LocalSessions interface {
 	// LocalSession returns the live session id of the service mounted at
 	// prefix on this node, or nil.
-	LocalSession(prefix, id string) *session.SockJS
+	LocalSession(prefix, id string) *engine.SockJS
 }
 
 // SessionsOptions configure Sessions; zero values mean the defaults.

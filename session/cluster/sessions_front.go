@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // retryPause is the pause between two attempts at a request whose owner
@@ -104,7 +105,7 @@ type RemoteReceiver struct {
 
 // Pull attaches a receiver to the session on owner for a request this
 // node serves, and fetches its first frame. It fails with
-// session.ErrReceiverAttached when another receiver is attached (answer
+// engine.ErrReceiverAttached when another receiver is attached (answer
 // 2010), ErrNoSession when the owner has no such session (its record is
 // then dropped: the caller may claim the id) and ErrNodeGone when the owner
 // is gone.
@@ -134,7 +135,7 @@ func (c *Sessions) Pull(ctx context.Context, owner, prefix, id string) (*RemoteR
 		return rr, nil
 	case stAttached:
 		rr.end()
-		return nil, session.ErrReceiverAttached
+		return nil, engine.ErrReceiverAttached
 	default:
 		rr.end()
 		c.forgetOwner(ctx, prefix, id, owner)
@@ -174,7 +175,7 @@ func (rr *RemoteReceiver) frame(reply *nats.Msg) (frame []byte, last bool) {
 	return reply.Data, reply.Header.Get(hLast) == "1"
 }
 
-// Next returns the session's next frame, as session.Receiver.Next does:
+// Next returns the session's next frame, as engine.Receiver.Next does:
 // "o", "a[...]", "h", and the close frame with last set. An error means
 // the owner's receiver is gone (the session was forgotten, the owner
 // stopped, or ctx ended: then call Abort).
@@ -222,7 +223,7 @@ func (rr *RemoteReceiver) Done() {
 
 // DoneAsync is Done in the background: the caller's response is complete
 // and need not wait for the owner's answer. A receiver attaching on the
-// owner meanwhile waits for the detach (session.AttachGrace).
+// owner meanwhile waits for the detach (engine.AttachGrace).
 func (rr *RemoteReceiver) DoneAsync() {
 	c := rr.c
 	c.mu.Lock()

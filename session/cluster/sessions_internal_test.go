@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster/clustertest"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
-type oneSession struct{ s *session.SockJS }
+type oneSession struct{ s *engine.SockJS }
 
-func (o oneSession) LocalSession(_, id string) *session.SockJS {
+func (o oneSession) LocalSession(_, id string) *engine.SockJS {
 	if id == o.s.ID() {
 		return o.s
 	}
@@ -38,7 +38,7 @@ func TestPullAgainAfterALostReply(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = nodes[i].Close() })
 	}
-	s := session.NewSockJS("s1", "xhr-polling", session.Options{DisconnectDelay: time.Minute}.Resolve())
+	s := engine.NewSockJS("s1", "xhr-polling", engine.Options{DisconnectDelay: time.Minute}.Resolve())
 	s.Start()
 	if err := nodes[0].Serve(oneSession{s}, nil); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // Kinds of forwarded requests: the last token of their subject.
@@ -70,7 +71,7 @@ func (c *Sessions) onSend(m *nats.Msg) {
 			respond(m, stNoSession, nil)
 			return
 		}
-		msgs, err := session.DecodeMessages(m.Data)
+		msgs, err := engine.DecodeMessages(m.Data)
 		if err != nil {
 			respond(m, stBad, []byte(err.Error()))
 			return
@@ -78,7 +79,7 @@ func (c *Sessions) onSend(m *nats.Msg) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.opts.ForwardTimeout)
 		defer cancel()
 		switch err := s.DeliverAndWait(ctx, msgs); {
-		case err == nil, errors.Is(err, session.ErrRateLimited), errors.Is(err, session.ErrInboxClosed):
+		case err == nil, errors.Is(err, engine.ErrRateLimited), errors.Is(err, session.ErrClosed):
 			// A rate-limited or closed session's close frame reaches the
 			// client on its receiving request, as on one node.
 			respond(m, stOK, nil)
@@ -98,7 +99,7 @@ type lease struct {
 	id    string
 	front string
 	key   string
-	rcv   *session.Receiver
+	rcv   *engine.Receiver
 	cmds  chan *nats.Msg
 
 	ctx        context.Context // ends on abort or expiry: interrupts a pull
@@ -152,11 +153,11 @@ func (c *Sessions) openLease(m *nats.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	rcv, err := s.AttachWait(ctx)
-	if errors.Is(err, session.ErrReceiverAttached) && c.ReleaseStale(prefix, id) {
+	if errors.Is(err, engine.ErrReceiverAttached) && c.ReleaseStale(prefix, id) {
 		rcv, err = s.AttachWait(ctx)
 	}
 	switch {
-	case errors.Is(err, session.ErrReceiverAttached):
+	case errors.Is(err, engine.ErrReceiverAttached):
 		respond(m, stAttached, nil)
 		return
 	case err != nil:

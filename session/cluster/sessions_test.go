@@ -11,22 +11,23 @@ import (
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/cluster"
 	"github.com/sockgate/sockgate/session/cluster/clustertest"
+	"github.com/sockgate/sockgate/session/engine"
 )
 
 // localSessions is a node's sessions, by id, of one service "/echo".
 type localSessions struct {
 	mu   sync.Mutex
-	m    map[string]*session.SockJS
-	opts *session.Options
+	m    map[string]*engine.SockJS
+	opts *engine.Options
 }
 
 func newLocalSessions() *localSessions {
 	echo := session.EventFuncs{Message: func(s session.Session, msg string) { _ = s.Send(msg) }}
-	return &localSessions{m: map[string]*session.SockJS{},
-		opts: session.Options{Events: echo, DisconnectDelay: time.Minute}.Resolve()}
+	return &localSessions{m: map[string]*engine.SockJS{},
+		opts: engine.Options{Events: echo, DisconnectDelay: time.Minute}.Resolve()}
 }
 
-func (l *localSessions) LocalSession(prefix, id string) *session.SockJS {
+func (l *localSessions) LocalSession(prefix, id string) *engine.SockJS {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if prefix != "/echo" {
@@ -36,8 +37,8 @@ func (l *localSessions) LocalSession(prefix, id string) *session.SockJS {
 }
 
 // create makes an open session id, as the gateway does on a first poll.
-func (l *localSessions) create(id string) *session.SockJS {
-	s := session.NewSockJS(id, "xhr-polling", l.opts)
+func (l *localSessions) create(id string) *engine.SockJS {
+	s := engine.NewSockJS(id, "xhr-polling", l.opts)
 	s.Start()
 	l.mu.Lock()
 	l.m[id] = s
@@ -77,7 +78,7 @@ func ctxFor(t *testing.T) context.Context {
 }
 
 // owned creates session id on n, claimed as n's.
-func (n *sessNode) owned(t *testing.T, id string) *session.SockJS {
+func (n *sessNode) owned(t *testing.T, id string) *engine.SockJS {
 	t.Helper()
 	owner, mine, err := n.c.Owner(ctxFor(t), "/echo", id, true)
 	if err != nil || !mine || owner != n.c.Instance() {
@@ -97,7 +98,7 @@ func next(t *testing.T, rr *cluster.RemoteReceiver) string {
 
 // localNext attaches a local receiver on the owner and returns its first
 // frame (the open frame already went out: messages or the close frame).
-func localNext(t *testing.T, s *session.SockJS) string {
+func localNext(t *testing.T, s *engine.SockJS) string {
 	t.Helper()
 	r, err := s.AttachWait(ctxFor(t))
 	if err != nil {
@@ -220,7 +221,7 @@ func TestSessionsSendAndPull(t *testing.T) {
 		t.Fatalf("frame %q; want the echoes", f)
 	}
 	// A second receiver (from any node) gets 2010 while this one is held.
-	if _, err := b.c.Pull(ctxFor(t), owner, "/echo", "s1"); !errors.Is(err, session.ErrReceiverAttached) {
+	if _, err := b.c.Pull(ctxFor(t), owner, "/echo", "s1"); !errors.Is(err, engine.ErrReceiverAttached) {
 		t.Fatalf("second pull: %v; want ErrReceiverAttached", err)
 	}
 	rr.Done()
@@ -311,7 +312,7 @@ func TestSessionsReleaseStale(t *testing.T) {
 	next(t, rr)
 	_ = s.Send("x")
 	next(t, rr) // acknowledges "o"; a["x"] is not acknowledged
-	if _, err := s.AttachWait(ctxFor(t)); !errors.Is(err, session.ErrReceiverAttached) {
+	if _, err := s.AttachWait(ctxFor(t)); !errors.Is(err, engine.ErrReceiverAttached) {
 		t.Fatalf("local attach while b serves a receiver: %v; want ErrReceiverAttached", err)
 	}
 	if a.c.ReleaseStale("/echo", "s1") {

@@ -34,6 +34,7 @@ type fakeSession struct {
 	out  chan string
 	done chan struct{}
 	once sync.Once
+	info session.CloseInfo // set once, before done is closed
 }
 
 func newFakeSession(id string) *fakeSession {
@@ -71,12 +72,25 @@ func (s *fakeSession) Send(msg string) error {
 	}
 }
 
-func (s *fakeSession) Close(int, string) error {
-	s.once.Do(func() { close(s.done) })
+func (s *fakeSession) Close(code int, reason string) error {
+	s.once.Do(func() {
+		s.info = session.CloseInfo{Code: code, Reason: reason}
+		close(s.done)
+	})
 	return nil
 }
 
 func (s *fakeSession) Done() <-chan struct{} { return s.done }
+
+// CloseInfo implements session.Session.
+func (s *fakeSession) CloseInfo() session.CloseInfo {
+	select {
+	case <-s.done:
+		return s.info
+	default:
+		return session.CloseInfo{}
+	}
+}
 
 // client is one session running the chat handler.
 type client struct {

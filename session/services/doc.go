@@ -1,5 +1,5 @@
-// Package services holds sockgate's application handlers: Echo, the Chat
-// service, and the standard SockJS test-server services (close, amplify,
-// broadcast, ticker) that the protocol suite expects. Each is a
-// session.Handler and works the same on every transport and engine.
+// Package services holds sockgate's application services: Echo (and
+// EchoEvents, its callback form) and the Chat service. Each works the same
+// on every transport and engine. The standard SockJS test-server fixtures
+// are in package testserver.
 package services

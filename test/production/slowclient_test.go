@@ -92,7 +92,7 @@ func checkSlowClient(t *testing.T, path string) {
 	echoRoundTrip(t, other, "after")
 
 	grown := int64(heapInUse()) - int64(base)
-	bound := int64(session.DefaultMaxQueueBytes + heapSlack)
+	bound := int64(gateway.DefaultMaxQueueBytes + heapSlack)
 	t.Logf("handler sent %d KiB before %v; heap grew by %d KiB (bound %d KiB)", res.sent>>10, res.err, grown>>10, bound>>10)
 	if !errors.Is(res.err, session.ErrQueueFull) {
 		t.Errorf("flooding handler stopped with %v after %d bytes, want ErrQueueFull", res.err, res.sent)

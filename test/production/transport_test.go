@@ -22,6 +22,7 @@ import (
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/session"
 	"github.com/sockgate/sockgate/session/services"
+	"github.com/sockgate/sockgate/session/services/testserver"
 )
 
 // Bounds of the hardening tests.
@@ -138,7 +139,7 @@ func maskedFrame(op byte, p []byte) []byte {
 // and the heap stays bounded. Not parallel: it measures the process heap.
 func TestBroadcastThrottlesPublisher(t *testing.T) {
 	const messages = 128
-	b := services.NewBroadcast()
+	b := testserver.NewBroadcast()
 	srv := startGateway(t, gateway.Config{Services: []gateway.Service{
 		{Prefix: "/broadcast", Events: b.Events(), DisconnectDelay: testDisconnect}}})
 	metrics := srv.URL() + "/metrics"

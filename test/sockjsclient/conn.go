@@ -13,24 +13,30 @@ import (
 	"sync/atomic"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sockgate/sockgate/session/transport"
 )
 
-// Transport names, as sockjs-client knows them.
+// Transport names as Options.Transport takes them: the set of package
+// session/transport (defined there, once), as plain strings for the tests.
 const (
-	TransportWebsocket    = "websocket"
-	TransportRawWebsocket = "raw-websocket"
-	TransportXHRStreaming = "xhr-streaming"
-	TransportXHRPolling   = "xhr-polling"
-	TransportEventSource  = "eventsource"
-	TransportHTMLFile     = "htmlfile"
-	TransportJSONP        = "jsonp-polling"
+	TransportWebsocket    = string(transport.Websocket)
+	TransportRawWebsocket = string(transport.RawWebsocket)
+	TransportXHRStreaming = string(transport.XHRStreaming)
+	TransportXHRPolling   = string(transport.XHRPolling)
+	TransportEventSource  = string(transport.EventSource)
+	TransportHTMLFile     = string(transport.HTMLFile)
+	TransportJSONP        = string(transport.JSONP)
 )
 
-// Transports lists every transport Dial supports.
-var Transports = []string{
-	TransportWebsocket, TransportXHRStreaming, TransportXHRPolling,
-	TransportEventSource, TransportHTMLFile, TransportJSONP, TransportRawWebsocket,
-}
+// Transports lists every transport Dial supports: all of transport.All.
+var Transports = func() []string {
+	out := make([]string, len(transport.All))
+	for i, n := range transport.All {
+		out[i] = string(n)
+	}
+	return out
+}()
 
 // ErrClosed is returned by Recv and Send after Close.
 var ErrClosed = errors.New("sockjsclient: closed")

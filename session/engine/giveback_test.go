@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func TestGiveBack(t *testing.T) {
 		}
 		return string(f)
 	}
-	r, err := s.Attach()
+	r, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestGiveBack(t *testing.T) {
 	r.GiveBack(batch)
 	r.GiveBack(HeartbeatFrame) // dropped
 	r.Detach()
-	r2, err := s.Attach()
+	r2, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

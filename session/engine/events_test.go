@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 // eventLog records Events calls as lines ("open", "msg:x", "close:1000").
@@ -18,7 +20,7 @@ type eventLog struct {
 	mu    sync.Mutex
 	lines []string
 	// onMessage, when set, runs inside OnMessage.
-	onMessage func(s Session, msg string)
+	onMessage func(s session.Session, msg string)
 }
 
 func (l *eventLog) add(line string) {
@@ -33,16 +35,18 @@ func (l *eventLog) get() string {
 	return strings.Join(l.lines, " ")
 }
 
-func (l *eventLog) OnOpen(Session) { l.add("open") }
-func (l *eventLog) OnMessage(s Session, msg string) {
+func (l *eventLog) OnOpen(session.Session) { l.add("open") }
+func (l *eventLog) OnMessage(s session.Session, msg string) {
 	l.add("msg:" + msg)
 	if l.onMessage != nil {
 		l.onMessage(s, msg)
 	}
 }
-func (l *eventLog) OnClose(_ Session, info CloseInfo) { l.add(fmt.Sprintf("close:%d", info.Code)) }
+func (l *eventLog) OnClose(_ session.Session, info session.CloseInfo) {
+	l.add(fmt.Sprintf("close:%d", info.Code))
+}
 
-func eventsOptions(ev Events, log zerolog.Logger) *Options {
+func eventsOptions(ev session.Events, log zerolog.Logger) *Options {
 	return Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour, Events: ev, Logger: log}.Resolve()
 }
 
@@ -51,16 +55,19 @@ func eventsOptions(ev Events, log zerolog.Logger) *Options {
 func TestEventsOrder(t *testing.T) {
 	t.Parallel()
 	var l eventLog
-	l.onMessage = func(s Session, msg string) { _ = s.Send("echo " + msg) }
-	s := NewSockJS("id", "websocket", eventsOptions(&l, zerolog.Nop()))
-	defer s.Forget(CodeNormal, "test over")
+	l.onMessage = func(s session.Session, msg string) { _ = s.Send("echo " + msg) }
+	var busy Counter
+	opts := eventsOptions(&l, zerolog.Nop())
+	opts.Busy = &busy
+	s := NewSockJS("id", "websocket", opts)
+	defer s.Forget(session.CodeNormal, "test over")
 	s.Start()
 	s.Start() // a second Start calls nothing
 	if err := s.Deliver(context.Background(), []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Idle() {
-		t.Error("Idle = false after Deliver returned; the messages were handled synchronously")
+	if n := busy.Len(); n != 0 {
+		t.Errorf("Busy = %d after Deliver returned, want 0: the messages were handled synchronously", n)
 	}
 	// DeliverAndWait must not wait for a Recv that never comes.
 	start := time.Now()
@@ -70,7 +77,7 @@ func TestEventsOrder(t *testing.T) {
 	if d := time.Since(start); d >= SendGrace {
 		t.Errorf("DeliverAndWait took %v: it waited for a Recv loop", d)
 	}
-	r, err := s.Attach()
+	r, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +89,8 @@ func TestEventsOrder(t *testing.T) {
 	}
 	_ = s.Close(3000, "bye")
 	_ = s.Close(3001, "again") // one OnClose only
-	if err := s.Deliver(context.Background(), []string{"late"}); !errors.Is(err, ErrInboxClosed) {
-		t.Errorf("Deliver after close = %v, want ErrInboxClosed", err)
+	if err := s.Deliver(context.Background(), []string{"late"}); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Deliver after close = %v, want session.ErrClosed", err)
 	}
 	if got, want := l.get(), "open msg:a msg:b msg:c close:3000"; got != want {
 		t.Errorf("events %q, want %q", got, want)
@@ -95,17 +102,17 @@ func TestEventsOrder(t *testing.T) {
 func TestEventsCloseFromOnMessage(t *testing.T) {
 	t.Parallel()
 	var l eventLog
-	l.onMessage = func(s Session, msg string) {
+	l.onMessage = func(s session.Session, msg string) {
 		if msg == "stop" {
 			_ = s.Close(4000, "stopped")
 			l.add("after-close")
 		}
 	}
 	s := NewSockJS("id", "xhr-polling", eventsOptions(&l, zerolog.Nop()))
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	err := s.Deliver(context.Background(), []string{"x", "stop", "never"})
-	if !errors.Is(err, ErrInboxClosed) {
-		t.Errorf("Deliver = %v, want ErrInboxClosed for the message after the close", err)
+	if !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Deliver = %v, want session.ErrClosed for the message after the close", err)
 	}
 	if got, want := l.get(), "open msg:x msg:stop after-close close:4000"; got != want {
 		t.Errorf("events %q, want %q", got, want)
@@ -117,16 +124,16 @@ func TestEventsCloseFromOnMessage(t *testing.T) {
 func TestEventsPanic(t *testing.T) {
 	t.Parallel()
 	var l eventLog
-	l.onMessage = func(Session, string) { panic("boom") }
+	l.onMessage = func(session.Session, string) { panic("boom") }
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	log := zerolog.New(zerolog.SyncWriter(&lockedWriter{w: &logs, mu: &mu}))
 	s := NewSockJS("id", "websocket", eventsOptions(&l, log))
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	s.Start()
 	_ = s.Deliver(context.Background(), []string{"x"})
-	if info := s.CloseInfo(); info.Code != CodeInternalError {
-		t.Errorf("close info %+v, want code %d", info, CodeInternalError)
+	if info := s.CloseInfo(); info.Code != session.CodeInternalError {
+		t.Errorf("close info %+v, want code %d", info, session.CodeInternalError)
 	}
 	if got, want := l.get(), "open msg:x close:1011"; got != want {
 		t.Errorf("events %q, want %q", got, want)
@@ -170,7 +177,7 @@ func TestEventsConcurrentClose(t *testing.T) {
 			_ = s.Close(3000, "x")
 		}()
 		wg.Wait()
-		s.Forget(CodeNormal, "test over")
+		s.Forget(session.CodeNormal, "test over")
 		lines := strings.Fields(l.get())
 		if lines[0] != "open" || lines[len(lines)-1] != "close:3000" {
 			t.Fatalf("events %v: want open first and one close last", lines)
@@ -186,11 +193,11 @@ func TestEventsHandler(t *testing.T) {
 	t.Parallel()
 	var l eventLog
 	s := NewSockJS("id", "websocket", Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour}.Resolve())
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(EventsHandler(&l), s, zerolog.Nop())
+		session.Run(session.EventsHandler(&l), s, zerolog.Nop())
 	}()
 	if err := s.Deliver(context.Background(), []string{"a", "b"}); err != nil {
 		t.Fatal(err)
@@ -211,15 +218,15 @@ func TestEventsHandler(t *testing.T) {
 // room) does not deadlock against the broadcast holding the room.
 func TestEventsSlowClientInBroadcast(t *testing.T) {
 	t.Parallel()
-	room := NewRoom("r")
-	closed := make(chan CloseInfo, 1)
-	ev := EventFuncs{
-		Open:  func(s Session) { room.Join(s) },
-		Close: func(s Session, info CloseInfo) { room.Leave(s); closed <- info },
+	room := session.NewRoom("r")
+	closed := make(chan session.CloseInfo, 1)
+	ev := session.EventFuncs{
+		Open:  func(s session.Session) { room.Join(s) },
+		Close: func(s session.Session, info session.CloseInfo) { room.Leave(s); closed <- info },
 	}
 	opts := Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour, MaxQueueBytes: 1000, Events: ev}.Resolve()
 	s := NewSockJS("slow", "websocket", opts)
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	s.Start()
 	done := make(chan struct{})
 	go func() {
@@ -235,8 +242,8 @@ func TestEventsSlowClientInBroadcast(t *testing.T) {
 	}
 	select {
 	case info := <-closed:
-		if info.Code != CodeSlowClient {
-			t.Errorf("closed with %+v, want %d", info, CodeSlowClient)
+		if info.Code != session.CodeSlowClient {
+			t.Errorf("closed with %+v, want %d", info, session.CodeSlowClient)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("OnClose never ran")

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"context"
@@ -38,10 +38,26 @@ type progress struct {
 	handled   uint64        // messages taken before the latest Recv call
 	waiters   int           // goroutines in waitHandled
 	advanced  chan struct{} // closed when handled moves, if waiters > 0
+	done      bool          // the handler takes no more messages
+	busy      *Counter      // counts the session while handled < delivered
+	counted   bool          // the session is counted in busy
 }
 
-func newProgress() progress {
-	return progress{ready: make(chan struct{})}
+func newProgress(busy *Counter) progress {
+	return progress{ready: make(chan struct{}), busy: busy}
+}
+
+// countLocked keeps the session counted in busy exactly while a message
+// delivered is not handled.
+func (p *progress) countLocked() {
+	if b := p.handled < p.delivered; b != p.counted {
+		p.counted = b
+		if b {
+			p.busy.add(1)
+		} else {
+			p.busy.add(-1)
+		}
+	}
 }
 
 // markReady records that the handler has set itself up.
@@ -69,6 +85,10 @@ func (p *progress) delivering(n int) uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.delivered += uint64(n)
+	if p.done { // nobody will take it: handled as far as anyone waits
+		p.handled = p.delivered
+	}
+	p.countLocked()
 	return p.delivered
 }
 
@@ -85,14 +105,18 @@ func (p *progress) took() {
 func (p *progress) asking(all bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	target := p.taken
 	if all {
+		p.done = true
+	}
+	target := p.taken
+	if p.done {
 		target = p.delivered
 	}
 	if target == p.handled {
 		return
 	}
 	p.handled = target
+	p.countLocked()
 	if p.waiters > 0 && p.advanced != nil {
 		close(p.advanced)
 		p.advanced = nil
@@ -144,13 +168,6 @@ func (p *progress) waitHandled(ctx context.Context, seq uint64, done <-chan stru
 			return
 		}
 	}
-}
-
-// idle reports whether the handler is done with every message delivered.
-func (p *progress) idle() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.handled >= p.delivered
 }
 
 func (p *progress) handledUpTo(seq uint64) bool {

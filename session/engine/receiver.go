@@ -1,11 +1,17 @@
-package session
+package engine
 
 import (
 	"context"
 	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/sockgate/sockgate/session"
 )
+
+// ErrReceiverAttached is returned by AttachWait when another receiver is
+// still attached (the SockJS 2010 case).
+var ErrReceiverAttached = errors.New("engine: another receiver attached")
 
 // Receiver is one transport request (a poll, a stream, a websocket) attached
 // to a session to carry its frames to the client. Only one is attached at a
@@ -28,13 +34,14 @@ type Receiver struct {
 // does on the reference server.
 const AttachGrace = 150 * time.Millisecond
 
-// AttachWait is Attach, except that when another receiver is attached it
+// AttachWait attaches a new receiver, as attach, except that when another receiver is attached it
 // waits up to AttachGrace (or until ctx ends) for it to detach first.
 func (s *SockJS) AttachWait(ctx context.Context) (*Receiver, error) {
 	return s.attachWait(ctx, nil)
 }
 
-// AttachWaitPush is AttachWait for a push receiver (see AttachPush).
+// AttachWaitPush is AttachWait for a push receiver, which calls notify
+// whenever a frame may be ready instead of blocking in Next (see attach).
 func (s *SockJS) AttachWaitPush(ctx context.Context, notify func()) (*Receiver, error) {
 	return s.attachWait(ctx, notify)
 }
@@ -66,16 +73,19 @@ func (s *SockJS) attachWait(ctx context.Context, notify func()) (*Receiver, erro
 	}
 }
 
-// Attach attaches a new receiver. It fails with ErrReceiverAttached when
-// another one is attached (answer c[2010,...]), and with ErrClosed when the
-// session is already forgotten (the caller should create a new session).
-func (s *SockJS) Attach() (*Receiver, error) { return s.attach(nil) }
-
+// attach attaches a new receiver: a push receiver when notify is set (the
+// session calls notify whenever a frame may be ready, and the transport
+// drains them with TryNext; for a transport whose goroutine is busy
+// reading, as a websocket's), else a pull one (Next). It fails with
+// ErrReceiverAttached when another one is attached (answer c[2010,...]),
+// and with ErrClosed when the session is already forgotten (the caller
+// should create a new session). notify must not block and is called with
+// no session lock held.
 func (s *SockJS) attach(notify func()) (*Receiver, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.forgotten {
-		return nil, ErrClosed
+		return nil, session.ErrClosed
 	}
 	if s.recv != nil {
 		return nil, ErrReceiverAttached
@@ -100,15 +110,6 @@ func (r *Receiver) wake() {
 	case r.wakeCh <- struct{}{}:
 	default:
 	}
-}
-
-// AttachPush attaches a receiver for a transport that has no goroutine of
-// its own to wait in (a websocket, whose goroutine is busy reading): instead
-// of blocking in Next, the session calls notify whenever a frame may be
-// ready, and the transport drains them with TryNext. notify must not block
-// and is called with no session lock held.
-func (s *SockJS) AttachPush(notify func()) (*Receiver, error) {
-	return s.attach(notify)
 }
 
 // Heartbeat makes the next TryNext return a heartbeat frame if it has
@@ -148,7 +149,7 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 	switch {
 	case s.recv != r || s.forgotten:
 		s.mu.Unlock()
-		return nil, true, false, ErrClosed
+		return nil, true, false, session.ErrClosed
 	case !s.openSent:
 		s.openSent = true
 		s.mu.Unlock()
@@ -169,7 +170,7 @@ func (r *Receiver) TryNext(ctx context.Context) (frame []byte, last, ok bool, er
 		s.state = stateClosed
 		s.mu.Unlock()
 		if frame == nil {
-			return nil, true, false, ErrClosed
+			return nil, true, false, session.ErrClosed
 		}
 		return frame, true, true, nil
 	}
@@ -221,6 +222,9 @@ func (r *Receiver) Detach() {
 		if !s.forgotten {
 			s.armTimerLocked()
 		}
+		if s.state == stateClosed && !s.connOwned {
+			s.finishLocked() // its receiver has written the close frame
+		}
 	}
 	s.mu.Unlock()
 }
@@ -229,6 +233,6 @@ func (r *Receiver) Detach() {
 // open session is closed with c[1002,"Connection interrupted"], which the
 // next receiver gets.
 func (r *Receiver) Abort() {
-	r.s.Close(CodeInterrupted, ReasonInterrupted)
+	r.s.Close(session.CodeInterrupted, session.ReasonInterrupted)
 	r.Detach()
 }

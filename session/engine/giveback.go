@@ -1,4 +1,4 @@
-package session
+package engine
 
 // GiveBack returns to the session a frame that Next or TryNext handed out
 // but that never reached the client: a receiver on another node whose

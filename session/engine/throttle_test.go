@@ -1,9 +1,11 @@
-package session
+package engine
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 // throttleOptions are testOptions with a small queue and a short slow
@@ -22,11 +24,11 @@ func throttleOptions(t *testing.T) *Options {
 func TestRoomBroadcastWaitsForDrain(t *testing.T) {
 	t.Parallel()
 	opts := throttleOptions(t)
-	room := NewRoom("r")
+	room := session.NewRoom("r")
 	s := NewSockJS("id", "xhr-polling", opts)
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	room.Join(s)
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r) // "o"
 
 	msg := strings.Repeat("m", 600) // over the soft mark of 500 once queued
@@ -57,13 +59,13 @@ func TestRoomBroadcastWaitsForDrain(t *testing.T) {
 func TestRoomBroadcastCutsStuckMember(t *testing.T) {
 	t.Parallel()
 	opts := throttleOptions(t)
-	room := NewRoom("r")
+	room := session.NewRoom("r")
 	stuck := NewSockJS("stuck", "xhr-polling", opts)
-	defer stuck.Forget(CodeNormal, "test over")
+	defer stuck.Forget(session.CodeNormal, "test over")
 	reader, rcv := NewRawPush("reader", "raw-websocket", opts, func() {}, func(dst []byte, m string) []byte {
 		return append(append(dst, m...), '|')
 	})
-	defer reader.Forget(CodeNormal, "test over")
+	defer reader.Forget(session.CodeNormal, "test over")
 	room.Join(stuck)
 	room.Join(reader)
 
@@ -84,8 +86,8 @@ func TestRoomBroadcastCutsStuckMember(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
-	if info := stuck.CloseInfo(); info.Code != CodeSlowClient {
-		t.Fatalf("stuck member: %+v, want closed with %d", info, CodeSlowClient)
+	if info := stuck.CloseInfo(); info.Code != session.CodeSlowClient {
+		t.Fatalf("stuck member: %+v, want closed with %d", info, session.CodeSlowClient)
 	}
 	if took < opts.SlowClientTimeout || took > 10*opts.SlowClientTimeout {
 		t.Errorf("broadcasts took %v, want about the slow client timeout %v", took, opts.SlowClientTimeout)
@@ -107,7 +109,7 @@ func TestRawModeSession(t *testing.T) {
 	s, r := NewRawPush("raw", "raw-websocket", &o, func() {}, func(dst []byte, m string) []byte {
 		return append(append(append(dst, '<'), m...), '>')
 	})
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	try := func() string {
 		f, _, ok, err := r.TryNext(t.Context())
 		if err != nil || !ok {
@@ -127,8 +129,8 @@ func TestRawModeSession(t *testing.T) {
 	if f := try(); f != "h" {
 		t.Fatalf("after Heartbeat %q, want the heartbeat frame", f)
 	}
-	if err := s.Send(strings.Repeat("x", 30)); err != ErrQueueFull {
-		t.Fatalf("Send over the bound: %v, want ErrQueueFull", err)
+	if err := s.Send(strings.Repeat("x", 30)); err != session.ErrQueueFull {
+		t.Fatalf("Send over the bound: %v, want session.ErrQueueFull", err)
 	}
 	f, last, ok, err := r.TryNext(t.Context())
 	if string(f) != `c[3008,"Slow client"]` || !last || !ok || err != nil {

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"errors"
@@ -17,10 +17,10 @@ var (
 // Errors of the message decoder; the gateway maps them to SockJS answers.
 var (
 	// ErrPayloadExpected means an empty body ("Payload expected.").
-	ErrPayloadExpected = errors.New("session: payload expected")
+	ErrPayloadExpected = errors.New("engine: payload expected")
 	// ErrBrokenJSON means a body that is not a JSON array of strings
 	// ("Broken JSON encoding.").
-	ErrBrokenJSON = errors.New("session: broken JSON encoding")
+	ErrBrokenJSON = errors.New("engine: broken JSON encoding")
 )
 
 // CloseFrame encodes c[code,"reason"].

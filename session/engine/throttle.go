@@ -1,20 +1,31 @@
-package session
+package engine
 
-import "time"
+import (
+	"time"
 
-// The publisher throttle of Room.Broadcast: a broadcast that leaves a
+	"github.com/sockgate/sockgate/session"
+)
+
+// The publisher throttle of session.Room.Broadcast: a broadcast that leaves a
 // member's queue over its soft mark (half of Options.MaxQueueBytes) waits
 // for it to drain, up to Options.SlowClientTimeout, then cuts the member.
 
-// sendShared queues a broadcast message: q is msg encoded with
-// AppendQuoted, shared by every member; a raw-mode session frames msg.
+// EncodeShared encodes msg once for every member of a session.Room:
+// quoted with AppendQuoted.
+func (s *SockJS) EncodeShared(msg string) []byte {
+	return AppendQuoted(make([]byte, 0, len(msg)+8), msg)
+}
+
+// SendShared queues a broadcast message: q is msg encoded with
+// EncodeShared, shared by every member; a raw-mode session frames msg.
 // over reports that the queue is now over its soft mark (half of
-// MaxQueueBytes): the broadcaster should wait for it (awaitSoftMark).
-func (s *SockJS) sendShared(msg string, q []byte) (over bool, err error) {
+// MaxQueueBytes): the broadcaster should wait for it (AwaitSoftMark).
+// session.Room calls it.
+func (s *SockJS) SendShared(msg string, q []byte) (over bool, err error) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return false, ErrClosed
+		return false, session.ErrClosed
 	}
 	if s.frameRaw != nil {
 		s.out = s.frameRaw(s.out, msg)
@@ -34,9 +45,16 @@ func (s *SockJS) appendSep() []byte {
 	return s.out
 }
 
-// awaitSoftMark waits until the session's queue is back under its soft
-// mark (or the session closed) and reports true, or closes the session
-// with CodeSlowClient when that has not happened by deadline.
+// AwaitSoftMark waits until the session's queue is back under its soft
+// mark (or the session closed), or closes the session with
+// CodeSlowClient when that has not happened within
+// Options.SlowClientTimeout from start. session.Room calls it.
+func (s *SockJS) AwaitSoftMark(start time.Time) {
+	s.awaitSoftMark(start.Add(s.opts.SlowClientTimeout))
+}
+
+// awaitSoftMark is AwaitSoftMark with its deadline; it reports whether the
+// queue drained in time.
 func (s *SockJS) awaitSoftMark(deadline time.Time) bool {
 	var timer *time.Timer
 	for {

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 // ErrRateLimited is returned by Deliver when a client sends messages faster
 // than Options.MaxMessagesPerSecond; the session is closed with
 // CodeRateLimited.
-var ErrRateLimited = errors.New("session: message rate limit exceeded")
+var ErrRateLimited = errors.New("engine: message rate limit exceeded")
 
 // Meter counts one transport's messages; the gateway backs it with
 // Prometheus counters. Methods must be safe for concurrent use and cheap.

@@ -1,16 +1,18 @@
-package session
+package engine
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 // TestRoomRelay: Broadcast hands each message to the relay once, after the
 // local members; BroadcastLocal does not relay; SetRelay(nil) stops it.
 func TestRoomRelay(t *testing.T) {
 	t.Parallel()
-	room := NewRoom("r")
+	room := session.NewRoom("r")
 	s := NewSockJS("id", "xhr-polling", Options{DisconnectDelay: time.Minute}.Resolve())
 	s.Start()
 	room.Join(s)
@@ -25,7 +27,7 @@ func TestRoomRelay(t *testing.T) {
 	if len(relayed) != 1 || relayed[0] != "one" {
 		t.Fatalf("relayed %q; want only one", relayed)
 	}
-	r, err := s.Attach()
+	r, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

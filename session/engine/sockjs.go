@@ -1,11 +1,16 @@
-package session
+package engine
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sockgate/sockgate/session"
+	"github.com/sockgate/sockgate/session/transport"
 )
 
 // Defaults of Options.
@@ -44,18 +49,29 @@ type Options struct {
 	MaxMessagesPerSecond int
 	// Meter, when set, returns the traffic counters of a transport; it is
 	// called once per session.
-	Meter func(transport string) Meter
+	Meter func(tr transport.Name) Meter
 	// OnClose, when set, is called once when a session closes, outside any
 	// lock, with how it ended.
-	OnClose func(s *SockJS, info CloseInfo)
+	OnClose func(s *SockJS, info session.CloseInfo)
 	// OnForget, when set, is called once when a session is gone for good:
 	// after its close frame was replayed until the disconnect delay passed.
 	OnForget func(s *SockJS)
 	// Events, when set, makes sessions dispatch to it (see Events) instead
 	// of queueing messages for Recv; the transport calls Start.
-	Events Events
+	Events session.Events
 	// Logger receives panics of Events callbacks.
 	Logger zerolog.Logger
+	// Busy, when set, counts the sessions whose service is not done with
+	// every message delivered to it: a Handler that has not asked for the
+	// next message since, an Events callback that runs. A drain waits for
+	// it to reach zero before closing the sessions.
+	Busy *Counter
+	// Unfinished, when set, counts the sessions not yet finished: created
+	// and neither forgotten nor detached from a receiver that took their
+	// close frame (a connection-owned session, NewSockJSPush or NewRawPush,
+	// finishes when it is forgotten: its connection ended). A drain waits
+	// for it to reach zero once it closed every session.
+	Unfinished *Counter
 }
 
 func (o *Options) withDefaults() *Options {
@@ -81,6 +97,10 @@ func (o *Options) withDefaults() *Options {
 // Resolve returns a copy of o with every zero field set to its default.
 func (o Options) Resolve() *Options { return o.withDefaults() }
 
+// noRequest is what Request returns for a session opened without one
+// (tests; SetRequest not called).
+var noRequest = &session.Request{Header: http.Header{}, Query: url.Values{}}
+
 // Session states.
 const (
 	stateOpen    = iota // open frame pending or sent, messages flow
@@ -98,21 +118,24 @@ const emptyBatch = 2 // len("a[")
 // Deliver. All methods are safe for concurrent use.
 type SockJS struct {
 	id        string
-	transport string
+	transport transport.Name
 	opts      *Options
 	inbox     chan string
 	done      chan struct{}
 
-	req      *Request
+	req      *session.Request
 	stats    stats
 	meter    Meter
 	rate     rateLimiter
 	progress progress
-	events   *Dispatcher // nil for Handler services
+	events   *Dispatcher // nil for session.Handler services
 	// frameRaw, in raw mode, appends one message in the transport's own
 	// framing: no open frame, no "a[...]" batches, no heartbeat frames go
 	// to the client (see NewRawPush).
 	frameRaw func(dst []byte, msg string) []byte
+	// connOwned: the session is its connection's (NewSockJSPush,
+	// NewRawPush); it finishes when forgotten.
+	connOwned bool
 
 	mu        sync.Mutex
 	state     int
@@ -121,52 +144,56 @@ type SockJS struct {
 	drained   chan struct{} // closed when out is taken or dropped; made by a waiting broadcast
 	recv      *Receiver
 	closeMsg  []byte
-	info      CloseInfo
+	info      session.CloseInfo
 	timer     *time.Timer
 	expireAt  time.Time
 	forgotten bool
+	finished  bool // counted out of Options.Unfinished
 }
 
 // NewSockJS creates an open session with no receiver; its disconnect timer
 // runs from now. opts must come from Options.Resolve.
-func NewSockJS(id, transport string, opts *Options) *SockJS {
-	s := newSockJS(id, transport, opts)
+func NewSockJS(id string, tr transport.Name, opts *Options) *SockJS {
+	s := newSockJS(id, tr, opts)
 	s.mu.Lock()
 	s.armTimerLocked()
 	s.mu.Unlock()
 	return s
 }
 
-func newSockJS(id, transport string, opts *Options) *SockJS {
+func newSockJS(id string, tr transport.Name, opts *Options) *SockJS {
 	s := &SockJS{
 		id:        id,
-		transport: transport,
+		transport: tr,
 		opts:      opts,
 		done:      make(chan struct{}),
 		out:       append(make([]byte, 0, 64), "a["...),
 		meter:     nopMeter{},
-		progress:  newProgress(),
+		progress:  newProgress(opts.Busy),
 		req:       noRequest,
 		stats:     stats{opened: time.Now()},
 	}
+	opts.Unfinished.add(1)
 	if opts.Events != nil {
 		s.events = NewDispatcher(opts.Events, s, opts.Logger)
+		s.events.busy = opts.Busy
 	} else {
 		s.inbox = make(chan string, opts.InboxSize)
 	}
 	if opts.Meter != nil {
-		s.meter = opts.Meter(transport)
+		s.meter = opts.Meter(tr)
 	}
 	s.rate.perSecond = opts.MaxMessagesPerSecond
 	return s
 }
 
 // NewSockJSPush creates an open session with a push receiver (see
-// AttachPush) already attached, for a transport whose connection is the
+// AttachWaitPush) already attached, for a transport whose connection is the
 // session (a websocket). No disconnect timer is made until the receiver
 // detaches, so such a session costs none while it lives.
-func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS, *Receiver) {
-	s := newSockJS(id, transport, opts)
+func NewSockJSPush(id string, tr transport.Name, opts *Options, notify func()) (*SockJS, *Receiver) {
+	s := newSockJS(id, tr, opts)
+	s.connOwned = true
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
 }
@@ -178,9 +205,9 @@ func NewSockJSPush(id, transport string, opts *Options, notify func()) (*SockJS,
 // and the close frame last (the transport closes with CloseInfo). There is
 // no open frame. Everything else (limits, meter, events, close) is the
 // same session.
-func NewRawPush(id, transport string, opts *Options, notify func(), frame func(dst []byte, msg string) []byte) (*SockJS, *Receiver) {
-	s := newSockJS(id, transport, opts)
-	s.frameRaw, s.out, s.openSent = frame, nil, true
+func NewRawPush(id string, tr transport.Name, opts *Options, notify func(), frame func(dst []byte, msg string) []byte) (*SockJS, *Receiver) {
+	s := newSockJS(id, tr, opts)
+	s.frameRaw, s.out, s.openSent, s.connOwned = frame, nil, true, true
 	r, _ := s.attach(notify) // cannot fail: nothing else has s
 	return s, r
 }
@@ -215,14 +242,14 @@ func (s *SockJS) takeOutLocked() {
 func (s *SockJS) ID() string { return s.id }
 
 // Transport implements Session.
-func (s *SockJS) Transport() string { return s.transport }
+func (s *SockJS) Transport() string { return string(s.transport) }
 
 // Request implements Session.
-func (s *SockJS) Request() *Request { return s.req }
+func (s *SockJS) Request() *session.Request { return s.req }
 
 // SetRequest records the request that opened the session. It must be called
 // before the session is shared: before it is registered or started.
-func (s *SockJS) SetRequest(r *Request) {
+func (s *SockJS) SetRequest(r *session.Request) {
 	if r != nil {
 		s.req = r
 	}
@@ -232,7 +259,7 @@ func (s *SockJS) SetRequest(r *Request) {
 func (s *SockJS) Done() <-chan struct{} { return s.done }
 
 // CloseInfo returns how the session ended; zero while it is open.
-func (s *SockJS) CloseInfo() CloseInfo {
+func (s *SockJS) CloseInfo() session.CloseInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.info
@@ -269,7 +296,7 @@ func (s *SockJS) Recv(ctx context.Context) (string, error) {
 			return m, nil
 		default:
 			s.progress.asking(true)
-			return "", ErrClosed
+			return "", session.ErrClosed
 		}
 	case <-ctx.Done():
 		return "", ctx.Err()
@@ -277,7 +304,7 @@ func (s *SockJS) Recv(ctx context.Context) (string, error) {
 }
 
 // HandlerDone records that the handler returned: nothing delivered will be
-// waited for any more. session.Run calls it.
+// waited for any more. The gateway calls it once session.Run returned.
 func (s *SockJS) HandlerDone() {
 	s.progress.markReady()
 	s.progress.asking(true)
@@ -313,11 +340,11 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 	}
 	select {
 	case <-s.done: // closed: nothing more is delivered, or counted against the rate
-		return ErrInboxClosed
+		return session.ErrClosed
 	default:
 	}
 	if !s.rate.allow(len(msgs)) {
-		_ = s.Close(CodeRateLimited, ReasonRateLimited)
+		_ = s.Close(session.CodeRateLimited, session.ReasonRateLimited)
 		return ErrRateLimited
 	}
 	if s.events != nil {
@@ -327,13 +354,13 @@ func (s *SockJS) deliver(ctx context.Context, msgs []string, counted bool) error
 		s.countIn(m)
 		select {
 		case <-s.done:
-			return ErrInboxClosed
+			return session.ErrClosed
 		default:
 		}
 		select {
 		case s.inbox <- m:
 		case <-s.done:
-			return ErrInboxClosed
+			return session.ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -347,7 +374,7 @@ func (s *SockJS) Send(msg string) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return ErrClosed
+		return session.ErrClosed
 	}
 	if s.frameRaw != nil {
 		s.out = s.frameRaw(s.out, msg)
@@ -372,7 +399,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return ErrClosed
+		return session.ErrClosed
 	}
 	s.out = append(s.appendSep(), q...)
 	s.countOut(len(q) - 2)
@@ -384,7 +411,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 func (s *SockJS) queuedLocked() error {
 	if s.queuedBytes() > s.opts.MaxQueueBytes {
 		s.cutSlowLocked()
-		return ErrQueueFull
+		return session.ErrQueueFull
 	}
 	r := s.recv
 	s.mu.Unlock()
@@ -402,7 +429,7 @@ func (s *SockJS) cutSlowLocked() {
 		return
 	}
 	s.takeOutLocked()
-	info := s.closeLocked(CodeSlowClient, ReasonSlowClient)
+	info := s.closeLocked(session.CodeSlowClient, session.ReasonSlowClient)
 	r := s.recv
 	s.mu.Unlock()
 	// The caller may hold locks of its own (a Room broadcasting) that an
@@ -433,17 +460,17 @@ func (s *SockJS) Close(code int, reason string) error {
 
 // closeLocked moves an open session to closing; the caller must call
 // s.closed with the result after unlocking.
-func (s *SockJS) closeLocked(code int, reason string) CloseInfo {
+func (s *SockJS) closeLocked(code int, reason string) session.CloseInfo {
 	s.state = stateClosing
 	s.closeMsg = CloseFrame(code, reason)
-	s.info = CloseInfo{Code: code, Reason: reason}
+	s.info = session.CloseInfo{Code: code, Reason: reason}
 	close(s.done)
 	return s.info
 }
 
 func (s *SockJS) meterIn(m string) { s.countIn(m) }
 
-func (s *SockJS) closed(info CloseInfo) {
+func (s *SockJS) closed(info session.CloseInfo) {
 	if s.opts.OnClose != nil {
 		s.opts.OnClose(s, info)
 	}
@@ -476,10 +503,10 @@ func (s *SockJS) expire() {
 		s.mu.Unlock()
 		return
 	}
-	var info CloseInfo
+	var info session.CloseInfo
 	wasOpen := s.state == stateOpen
 	if wasOpen {
-		info = s.closeLocked(CodeTimeout, ReasonTimeout)
+		info = s.closeLocked(session.CodeTimeout, session.ReasonTimeout)
 	}
 	s.state = stateClosed
 	s.forgotten = true
@@ -489,9 +516,7 @@ func (s *SockJS) expire() {
 	if wasOpen {
 		s.closed(info)
 	}
-	if s.opts.OnForget != nil {
-		s.opts.OnForget(s)
-	}
+	s.forgot()
 }
 
 // Forget ends the session at once without waiting for the disconnect delay
@@ -503,7 +528,7 @@ func (s *SockJS) Forget(code int, reason string) {
 		s.mu.Unlock()
 		return
 	}
-	var info CloseInfo
+	var info session.CloseInfo
 	wasOpen := s.state == stateOpen
 	if wasOpen {
 		info = s.closeLocked(code, reason)
@@ -523,25 +548,24 @@ func (s *SockJS) Forget(code int, reason string) {
 	if wasOpen {
 		s.closed(info)
 	}
+	s.forgot()
+}
+
+// forgot runs once the session is forgotten: OnForget, then the session
+// is finished if it was not already.
+func (s *SockJS) forgot() {
 	if s.opts.OnForget != nil {
 		s.opts.OnForget(s)
 	}
-}
-
-// Idle reports whether the handler is done with every message delivered to
-// it (it asked for the next one, or returned), so whatever it sends in
-// answer is queued. A drain waits for this before closing.
-func (s *SockJS) Idle() bool {
-	if s.events != nil {
-		return s.events.Idle()
-	}
-	return len(s.inbox) == 0 && s.progress.idle()
-}
-
-// Finished reports whether the session is closed and its close frame was
-// handed to a receiver (or it is gone for good): nothing is left to deliver.
-func (s *SockJS) Finished() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state == stateClosed || s.forgotten
+	s.finishLocked()
+	s.mu.Unlock()
+}
+
+// finishLocked counts the session out of Options.Unfinished, once.
+func (s *SockJS) finishLocked() {
+	if !s.finished {
+		s.finished = true
+		s.opts.Unfinished.add(-1)
+	}
 }

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -39,8 +41,8 @@ func TestOpenFrameOnceThenBatches(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-polling", opts)
-	defer s.Forget(CodeNormal, "test over")
-	r, err := s.Attach()
+	defer s.Forget(session.CodeNormal, "test over")
+	r, err := s.attach(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestOpenFrameOnceThenBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, _ = s.Attach()
+	r, _ = s.attach(nil)
 	if f, _ := next(t, r); f != `a["a","b\"","\u2028"]` {
 		t.Fatalf("batch %q", f)
 	}
@@ -65,16 +67,16 @@ func TestSecondReceiverRefused(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-streaming", opts)
-	defer s.Forget(CodeNormal, "test over")
-	r1, _ := s.Attach()
-	if _, err := s.Attach(); !errors.Is(err, ErrReceiverAttached) {
+	defer s.Forget(session.CodeNormal, "test over")
+	r1, _ := s.attach(nil)
+	if _, err := s.attach(nil); !errors.Is(err, ErrReceiverAttached) {
 		t.Fatalf("second Attach: %v, want ErrReceiverAttached", err)
 	}
 	if f, _ := next(t, r1); f != "o" {
 		t.Fatalf("first receiver disturbed: %q", f)
 	}
 	r1.Detach()
-	r2, err := s.Attach()
+	r2, err := s.attach(nil)
 	if err != nil {
 		t.Fatalf("Attach after Detach: %v", err)
 	}
@@ -85,13 +87,13 @@ func TestCloseFrameAfterQueuedAndReplayed(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-polling", opts)
-	defer s.Forget(CodeNormal, "test over")
-	r, _ := s.Attach()
+	defer s.Forget(session.CodeNormal, "test over")
+	r, _ := s.attach(nil)
 	next(t, r)
 	_ = s.Send("last words")
 	_ = s.Close(3000, "Go away!")
 	_ = s.Close(3001, "ignored") // idempotent
-	if err := s.Send("x"); !errors.Is(err, ErrClosed) {
+	if err := s.Send("x"); !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Send after Close: %v", err)
 	}
 	if f, last := next(t, r); f != `a["last words"]` || last {
@@ -101,7 +103,7 @@ func TestCloseFrameAfterQueuedAndReplayed(t *testing.T) {
 		t.Fatalf("close frame, got %q last=%v", f, last)
 	}
 	r.Detach()
-	r, _ = s.Attach()
+	r, _ = s.attach(nil)
 	if f, last := next(t, r); f != `c[3000,"Go away!"]` || !last {
 		t.Fatalf("close frame replayed, got %q", f)
 	}
@@ -117,11 +119,11 @@ func TestAbortClosesWithInterrupted(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-streaming", opts)
-	defer s.Forget(CodeNormal, "test over")
-	r, _ := s.Attach()
+	defer s.Forget(session.CodeNormal, "test over")
+	r, _ := s.attach(nil)
 	next(t, r)
 	r.Abort()
-	r, _ = s.Attach()
+	r, _ = s.attach(nil)
 	if f, _ := next(t, r); f != `c[1002,"Connection interrupted"]` {
 		t.Fatalf("after abort got %q", f)
 	}
@@ -133,8 +135,8 @@ func TestHeartbeat(t *testing.T) {
 	opts, _ := testOptions(t)
 	opts.HeartbeatDelay = 20 * time.Millisecond
 	s := NewSockJS("id", "xhr-streaming", opts)
-	defer s.Forget(CodeNormal, "test over")
-	r, _ := s.Attach()
+	defer s.Forget(session.CodeNormal, "test over")
+	r, _ := s.attach(nil)
 	next(t, r)
 	if f, _ := next(t, r); f != "h" {
 		t.Fatalf("idle receiver got %q, want h", f)
@@ -147,9 +149,9 @@ func TestExpiryAfterDisconnectDelay(t *testing.T) {
 	opts, forgotten := testOptions(t)
 	opts.DisconnectDelay = 20 * time.Millisecond
 	var closed atomic.Value
-	opts.OnClose = func(_ *SockJS, info CloseInfo) { closed.Store(info) }
+	opts.OnClose = func(_ *SockJS, info session.CloseInfo) { closed.Store(info) }
 	s := NewSockJS("id", "xhr-polling", opts)
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r)
 	r.Detach()
 	select {
@@ -164,10 +166,10 @@ func TestExpiryAfterDisconnectDelay(t *testing.T) {
 	if forgotten.Load() != 1 {
 		t.Fatalf("OnForget called %d times", forgotten.Load())
 	}
-	if info := closed.Load().(CloseInfo); info.Code != CodeTimeout {
+	if info := closed.Load().(session.CloseInfo); info.Code != session.CodeTimeout {
 		t.Fatalf("closed with %+v", info)
 	}
-	if _, err := s.Attach(); !errors.Is(err, ErrClosed) {
+	if _, err := s.attach(nil); !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Attach to forgotten session: %v", err)
 	}
 }
@@ -177,15 +179,15 @@ func TestQueueBoundClosesSlowClient(t *testing.T) {
 	opts, _ := testOptions(t)
 	opts.MaxQueueBytes = 100
 	s := NewSockJS("id", "websocket", opts)
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
 		err = s.Send("0123456789")
 	}
-	if !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("Send to a never-read session: %v, want ErrQueueFull", err)
+	if !errors.Is(err, session.ErrQueueFull) {
+		t.Fatalf("Send to a never-read session: %v, want session.ErrQueueFull", err)
 	}
-	r, _ := s.Attach()
+	r, _ := s.attach(nil)
 	next(t, r) // o
 	if f, _ := next(t, r); f != `c[3008,"Slow client"]` {
 		t.Fatalf("slow client closed with %q", f)
@@ -197,21 +199,21 @@ func TestRecvDrainsThenErrClosed(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-polling", opts)
-	defer s.Forget(CodeNormal, "test over")
+	defer s.Forget(session.CodeNormal, "test over")
 	ctx := context.Background()
 	if err := s.Deliver(ctx, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.Close(CodeNormal, "bye")
+	_ = s.Close(session.CodeNormal, "bye")
 	for _, want := range []string{"a", "b"} {
 		if m, err := s.Recv(ctx); err != nil || m != want {
 			t.Fatalf("Recv = %q, %v; want %q", m, err, want)
 		}
 	}
-	if _, err := s.Recv(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := s.Recv(ctx); !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Recv after drain: %v", err)
 	}
-	if err := s.Deliver(ctx, []string{"c"}); !errors.Is(err, ErrInboxClosed) {
+	if err := s.Deliver(ctx, []string{"c"}); !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Deliver after close: %v", err)
 	}
 }
@@ -220,9 +222,9 @@ func TestRunRecoversPanic(t *testing.T) {
 	t.Parallel()
 	opts, _ := testOptions(t)
 	s := NewSockJS("id", "xhr-polling", opts)
-	defer s.Forget(CodeNormal, "test over")
-	Run(func(context.Context, Session) { panic("boom") }, s, testLogger(t))
-	if info := s.CloseInfo(); info.Code != CodeInternalError {
+	defer s.Forget(session.CodeNormal, "test over")
+	session.Run(func(context.Context, session.Session) { panic("boom") }, s, testLogger(t))
+	if info := s.CloseInfo(); info.Code != session.CodeInternalError {
 		t.Fatalf("closed with %+v, want 1011", info)
 	}
 }

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/session"
 )
 
 var (
@@ -60,8 +62,8 @@ func BenchmarkDecodeMessages(b *testing.B) {
 func BenchmarkSendPath(b *testing.B) {
 	opts := Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour}.Resolve()
 	s := NewSockJS("bench", "websocket", opts)
-	defer s.Forget(CodeNormal, "bench over")
-	r, _ := s.Attach()
+	defer s.Forget(session.CodeNormal, "bench over")
+	r, _ := s.attach(nil)
 	ctx := context.Background()
 	_, _, _ = r.Next(ctx) // the open frame
 	b.ReportAllocs()
@@ -76,7 +78,7 @@ func BenchmarkSendPath(b *testing.B) {
 // receivers attached (encoded once, queued 10,000 times).
 func BenchmarkBroadcast10k(b *testing.B) {
 	opts := Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour, MaxQueueBytes: 1 << 30}.Resolve()
-	room := NewRoom("bench")
+	room := session.NewRoom("bench")
 	sessions := make([]*SockJS, 10000)
 	for i := range sessions {
 		s := NewSockJS(strconv.Itoa(i), "websocket", opts)
@@ -85,7 +87,7 @@ func BenchmarkBroadcast10k(b *testing.B) {
 	}
 	defer func() {
 		for _, s := range sessions {
-			s.Forget(CodeNormal, "bench over")
+			s.Forget(session.CodeNormal, "bench over")
 		}
 	}()
 	b.ReportAllocs()

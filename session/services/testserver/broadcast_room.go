@@ -1,4 +1,4 @@
-package services
+package testserver
 
 import "github.com/sockgate/sockgate/session"
 
