@@ -59,6 +59,7 @@ type Server struct {
 	ln       net.Listener
 	adminLn  net.Listener
 	handlers sync.WaitGroup // service handler goroutines
+	unused   unusedConns    // connections that have not sent a request yet
 	draining atomic.Bool
 	origins  *originPolicy
 	proxies  *proxyPolicy
@@ -170,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          newStdLogger(s.log),
+		ConnState:         s.unused.track,
 	}
 	s.warnProxyTimeout()
 	return s, nil
@@ -345,6 +347,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.unfinished.Wait(ctx)
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
 	s.stopping.fire()
+	// net/http's Shutdown waits up to 5 s for a connection that never
+	// sent a request (browsers and HTTP clients open spares); once every
+	// session has its close frame nothing can come on one that matters.
+	s.unused.closeAll()
 	err := s.http.Shutdown(ctx)
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
