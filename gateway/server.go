@@ -348,9 +348,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
 	s.stopping.fire()
 	// net/http's Shutdown waits up to 5 s for a connection that never
-	// sent a request (browsers and HTTP clients open spares); once every
-	// session has its close frame nothing can come on one that matters.
-	s.unused.closeAll()
+	// sent a request (HTTP clients keep spares); once every session has
+	// its close frame, one that has sat unused for a second can go.
+	s.unused.closeStale()
 	err := s.http.Shutdown(ctx)
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)

@@ -4,15 +4,21 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
+// unusedGrace is how long a connection may have been open without a
+// request before a drain closes it: one opened just now is most likely
+// carrying a request that has not arrived yet, and is left to net/http.
+const unusedGrace = time.Second
+
 // unusedConns tracks the connections that have not sent a request yet
-// (http.StateNew), so that a drain can close them: net/http's Shutdown
-// would otherwise wait up to 5 s for each to send one. Safe for concurrent
-// use; the zero value is ready.
+// (http.StateNew), so that a drain can close those that have sat unused:
+// net/http's Shutdown would otherwise wait up to 5 s for each (clients keep
+// spare connections). Safe for concurrent use; the zero value is ready.
 type unusedConns struct {
 	mu sync.Mutex
-	m  map[net.Conn]struct{}
+	m  map[net.Conn]time.Time // when it was accepted
 }
 
 // track is an http.Server.ConnState hook.
@@ -21,20 +27,23 @@ func (u *unusedConns) track(c net.Conn, state http.ConnState) {
 	defer u.mu.Unlock()
 	if state == http.StateNew {
 		if u.m == nil {
-			u.m = make(map[net.Conn]struct{})
+			u.m = make(map[net.Conn]time.Time)
 		}
-		u.m[c] = struct{}{}
+		u.m[c] = time.Now()
 		return
 	}
 	delete(u.m, c)
 }
 
-// closeAll closes every connection that has not sent a request yet.
-func (u *unusedConns) closeAll() {
+// closeStale closes every connection that has sent no request in the
+// unusedGrace since it was accepted.
+func (u *unusedConns) closeStale() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for c := range u.m {
-		_ = c.Close()
-		delete(u.m, c)
+	for c, since := range u.m {
+		if time.Since(since) >= unusedGrace {
+			_ = c.Close()
+			delete(u.m, c)
+		}
 	}
 }

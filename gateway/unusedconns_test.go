@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// TestShutdownClosesUnusedConnections: a connection that never sent a
-// request does not hold the drain for net/http's 5 s.
+// TestShutdownClosesUnusedConnections: a connection that has sat without
+// a request does not hold the drain for net/http's 5 s.
 func TestShutdownClosesUnusedConnections(t *testing.T) {
 	t.Parallel()
 	srv, err := New(Config{Addr: "127.0.0.1:0"})
@@ -23,7 +23,7 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	time.Sleep(50 * time.Millisecond) // let the server see it (StateNew)
+	time.Sleep(unusedGrace + 100*time.Millisecond) // unused for longer than the grace
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()

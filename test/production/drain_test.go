@@ -66,6 +66,10 @@ type drainClient struct {
 	done       chan struct{} // closed when receiving has ended
 }
 
+// readBeforeSignal is how long the messages counted as sent before the
+// signal have to reach the server before it gets SIGTERM.
+const readBeforeSignal = 200 * time.Millisecond
+
 func (d *drainClient) send(signalled *atomic.Bool, stop <-chan struct{}) {
 	tick := time.NewTicker(sendEvery)
 	defer tick.Stop()
@@ -175,7 +179,13 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		}
 	}
 
+	// Messages sent from here on are not counted as sent before the
+	// signal; those before had readBeforeSignal to reach the server's
+	// socket and be read (a websocket message written just before the
+	// signal may still be in the kernel's buffers when the drain closes
+	// the session, which no server can promise to read).
 	signalled.Store(true)
+	time.Sleep(readBeforeSignal)
 	signalAt := time.Now()
 	p.Signal(syscall.SIGTERM)
 	eventually(t, "/readyz to answer 503 draining", func() bool {

@@ -97,18 +97,37 @@ func floodPings(t *testing.T, conn net.Conn, d time.Duration) int {
 		}
 	}()
 	n := 0
+	// A write cut by its deadline may have sent part of a block: the rest
+	// goes first, so that the server always reads whole frames.
+	pending := block
+	write := func(deadline time.Time) error {
+		_ = conn.SetWriteDeadline(deadline)
+		m, err := conn.Write(pending)
+		pending = pending[m:]
+		if len(pending) == 0 {
+			n += len(block) / len(ping)
+			pending = block
+		}
+		return err
+	}
+	fail := func(err error) {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("after %d pings: %v", n, err)
+	}
 	for end := time.Now().Add(d); time.Now().Before(end); {
-		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-		if _, err := conn.Write(block); err != nil {
+		if err := write(time.Now().Add(time.Second)); err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue // the server reads slower than we write: fine
 			}
-			close(stop)
-			wg.Wait()
-			t.Fatalf("after %d pings: %v", n, err)
+			fail(err)
 		}
-		n += len(block) / len(ping)
+	}
+	for len(pending) != len(block) { // finish a block cut short
+		if err := write(time.Now().Add(waitTimeout)); err != nil {
+			fail(err)
+		}
 	}
 	close(stop)
 	wg.Wait()
