@@ -4,10 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 // The shipped configurations, relative to this package.
@@ -17,56 +17,10 @@ var (
 	haproxyConf      = filepath.Join("..", "..", "deploy", "haproxy", "sockgate.cfg")
 )
 
-// markerPrefix starts the comment lines that delimit a region of a shipped
-// file the tests may replace: "# sockgate-test:<name> begin" ... "end".
-const markerPrefix = "# sockgate-test:"
-
-// replaceRegions returns text with the lines between each named region's
-// begin and end markers replaced by lines (indented like the begin marker).
-// A region named in regions but missing from text is an error, so that a
-// shipped file that lost its markers fails the tests instead of running
-// with example addresses.
-func replaceRegions(t *testing.T, name, text string, regions map[string][]string) string {
-	t.Helper()
-	var out []string
-	seen := map[string]bool{}
-	current := ""
-	for _, line := range strings.Split(text, "\n") {
-		trimmed := strings.TrimSpace(line)
-		marker, isMarker := strings.CutPrefix(trimmed, markerPrefix)
-		switch {
-		case isMarker && strings.HasSuffix(marker, " begin"):
-			region := strings.TrimSuffix(marker, " begin")
-			out = append(out, line)
-			if lines, ok := regions[region]; ok {
-				current, seen[region] = region, true
-				indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-				for _, l := range lines {
-					out = append(out, indent+l)
-				}
-			}
-		case isMarker && strings.HasSuffix(marker, " end"):
-			current = ""
-			out = append(out, line)
-		case current == "":
-			out = append(out, line)
-		}
-	}
-	if current != "" {
-		t.Fatalf("%s: region %q has no end marker", name, current)
-	}
-	for region := range regions {
-		if !seen[region] {
-			t.Fatalf("%s: no %q region (%sbegin ... end); the tests replace it", name, region, markerPrefix+region+" ")
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 // regionLines returns the lines inside a region of text, without comments.
 func regionLines(t *testing.T, name, text, region string) []string {
 	t.Helper()
-	begin, end := markerPrefix+region+" begin", markerPrefix+region+" end"
+	begin, end := testbin.RegionMarker+region+" begin", testbin.RegionMarker+region+" end"
 	var lines []string
 	inside := false
 	for _, line := range strings.Split(text, "\n") {
@@ -82,32 +36,6 @@ func regionLines(t *testing.T, name, text, region string) []string {
 	}
 	t.Fatalf("%s: no complete %q region", name, region)
 	return nil
-}
-
-var (
-	// ipv4Port matches the example node addresses of the shipped files.
-	ipv4Port = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}:\d+\b`)
-	// haproxyServerName matches the example HAProxy server names.
-	haproxyServerName = regexp.MustCompile(`\bnode\d+\b`)
-)
-
-// serverLines makes one upstream line per node address from the first
-// shipped upstream line, so that the test nodes get the same parameters
-// (max_fails, weights ...) as the shipped ones; only the address (and the
-// HAProxy server name) change.
-func serverLines(t *testing.T, name, text string, addrs []string) []string {
-	t.Helper()
-	shipped := regionLines(t, name, text, "upstreams")
-	if len(shipped) == 0 || !ipv4Port.MatchString(shipped[0]) {
-		t.Fatalf("%s: the upstreams region has no server line with an address: %q", name, shipped)
-	}
-	var lines []string
-	for i, a := range addrs {
-		l := ipv4Port.ReplaceAllLiteralString(shipped[0], a)
-		l = haproxyServerName.ReplaceAllLiteralString(l, "node"+strconv.Itoa(i+1))
-		lines = append(lines, l)
-	}
-	return lines
 }
 
 func readFile(t *testing.T, path string) string {

@@ -157,9 +157,9 @@ func startNginx(t *testing.T, conf string, nodes []*node, basePath string) *targ
 	dir := t.TempDir()
 	addr := testbin.FreeAddr(t)
 	text := readFile(t, conf)
-	writeFile(t, filepath.Join(dir, "sockgate.conf"), replaceRegions(t, conf, text, map[string][]string{
+	writeFile(t, filepath.Join(dir, "sockgate.conf"), testbin.ReplaceRegions(t, conf, text, map[string][]string{
 		"listen":    {"listen " + addr + ";"},
-		"upstreams": serverLines(t, conf, text, nodeAddrs(nodes)),
+		"upstreams": testbin.ServerLines(t, conf, text, nodeAddrs(nodes)),
 	}))
 	user := "" // as root, workers must stay root to use the 0700 temp dir
 	if os.Geteuid() == 0 {
@@ -190,10 +190,10 @@ func startHAProxy(t *testing.T, nodes []*node, basePath string) *target {
 	addr := testbin.FreeAddr(t)
 	text := readFile(t, haproxyConf)
 	cfg := filepath.Join(dir, "haproxy.cfg")
-	writeFile(t, cfg, replaceRegions(t, haproxyConf, text, map[string][]string{
+	writeFile(t, cfg, testbin.ReplaceRegions(t, haproxyConf, text, map[string][]string{
 		"process":   {"log stderr format raw local0 info"},
 		"listen":    {"bind " + addr},
-		"upstreams": serverLines(t, haproxyConf, text, nodeAddrs(nodes)),
+		"upstreams": testbin.ServerLines(t, haproxyConf, text, nodeAddrs(nodes)),
 	}))
 	p := testbin.Start(t, "haproxy", syscall.SIGTERM, bin, "-db", "-f", cfg)
 	tg := &target{name: "haproxy", url: "http://" + addr, basePath: basePath, proxy: p, nodes: nodes}
