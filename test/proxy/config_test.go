@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sockgate/sockgate/test/internal/testbin"
 )
 
 // The shipped configurations, relative to this package.
@@ -16,27 +14,6 @@ var (
 	nginxSubpathConf = filepath.Join("..", "..", "deploy", "nginx", "sockgate-subpath.conf")
 	haproxyConf      = filepath.Join("..", "..", "deploy", "haproxy", "sockgate.cfg")
 )
-
-// regionLines returns the lines inside a region of text, without comments.
-func regionLines(t *testing.T, name, text, region string) []string {
-	t.Helper()
-	begin, end := testbin.RegionMarker+region+" begin", testbin.RegionMarker+region+" end"
-	var lines []string
-	inside := false
-	for _, line := range strings.Split(text, "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case trimmed == begin:
-			inside = true
-		case trimmed == end:
-			return lines
-		case inside && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
-			lines = append(lines, trimmed)
-		}
-	}
-	t.Fatalf("%s: no complete %q region", name, region)
-	return nil
-}
 
 func readFile(t *testing.T, path string) string {
 	t.Helper()
