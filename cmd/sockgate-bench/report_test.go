@@ -45,7 +45,14 @@ func TestRounds(t *testing.T) {
 	if f := figureOf(m[3], rs); f.shown != "11.47" {
 		t.Fatalf("CPU per round trip: %+v", f)
 	}
-	if f := figureOf(m[4], rs); f.shown != "10.0" {
+	if f := figureOf(m[4], rs); f.shown != "100 SATURATED(3/3)" {
+		t.Fatalf("load tool CPU: %+v; want a full core, saturated in every round", f)
+	}
+	b.ClientCPUSec = 0.5
+	if f := figureOf(m[4], []result{b}); f.shown != "50" {
+		t.Fatalf("load tool CPU: %+v; want half a core, not saturated", f)
+	}
+	if f := figureOf(m[5], rs); f.shown != "10.0" {
 		t.Fatalf("others on server CPU: %+v; want 10%%", f)
 	}
 	if f := figureOf(m[0], nil); f.ok || f.shown != "-" {

@@ -44,7 +44,7 @@ func testConfig(t *testing.T, scenario, url, transport string, sessions int) con
 	t.Helper()
 	c := config{scenario: scenario, baseURL: url, transport: transport, server: "test", sessions: sessions,
 		size: 64, duration: 300 * time.Millisecond, messages: 5, rate: 50, hold: 200 * time.Millisecond,
-		pid: os.Getpid(), timeout: 5 * time.Second, concurrency: 8}
+		pids: []int{os.Getpid()}, window: 4, timeout: 5 * time.Second, concurrency: 8}
 	if err := c.resolve(); err != nil {
 		t.Fatal(err)
 	}
