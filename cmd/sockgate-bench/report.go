@@ -19,6 +19,7 @@ type reportOptions struct {
 	limits  []string // the plain baselines, e.g. "plain", "plainhttp": the first with runs in a group
 	compat  string   // the engine to beat, e.g. "compat"
 	targets bool     // print the targets of issues 15 and 11 instead
+	sizes   targetSizes
 }
 
 // report prints one table of the result lines in files ("-" is stdin).
@@ -29,10 +30,26 @@ func report(args []string, w io.Writer) error {
 	limits := fs.String("limit", "plain,plainhttp", "server labels of the plain baselines (the limit), comma-separated: a group compares with the first that has runs in it")
 	fs.StringVar(&o.compat, "compat", "compat", "server label of the compat engine")
 	fs.BoolVar(&o.targets, "targets", false, "print the targets table (every target of issues 15 and 11, met or missed) instead of the comparison")
+	var issueBC []string
+	for _, n := range issueSizes.broadcast {
+		issueBC = append(issueBC, strconv.Itoa(n))
+	}
+	bcSizes := fs.String("broadcast-sessions", strings.Join(issueBC, ","), "-targets: the websocket broadcast sizes the broadcast targets read (the issue's: 2000,5000)")
+	fs.IntVar(&o.sizes.saturation, "saturation-sessions", issueSizes.saturation, "-targets: the saturation size the saturation target reads (the issue's: 2000)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o.limits = strings.Split(*limits, ",")
+	o.limits = nil
+	if *limits != "" {
+		o.limits = strings.Split(*limits, ",")
+	}
+	for _, f := range strings.Split(*bcSizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("report: -broadcast-sessions %q: want a comma list of session counts", *bcSizes)
+		}
+		o.sizes.broadcast = append(o.sizes.broadcast, n)
+	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("report: name at least one file of result lines (- for stdin)")
 	}
@@ -45,7 +62,7 @@ func report(args []string, w io.Writer) error {
 		results = append(results, rs...)
 	}
 	if o.targets {
-		return writeTargets(w, results)
+		return writeTargets(w, o.sizes, results)
 	}
 	return writeTable(w, o, results)
 }
@@ -302,8 +319,12 @@ func (o reportOptions) limitOf(g *group) string {
 func writeTable(w io.Writer, o reportOptions, results []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	limit := strings.Join(o.limits, "|")
-	fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s\t%s/%s\t%s/%s\n",
-		o.subject, o.compat, limit, o.subject, limit, o.subject, o.compat)
+	if limit == "" { // no limit columns
+		fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s/%s\n", o.subject, o.compat, o.subject, o.compat)
+	} else {
+		fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s\t%s/%s\t%s/%s\n",
+			o.subject, o.compat, limit, o.subject, limit, o.subject, o.compat)
+	}
 	for _, g := range groupResults(results) {
 		if len(g.runs[o.subject]) == 0 {
 			continue // another table's
@@ -319,6 +340,10 @@ func writeTable(w io.Writer, o reportOptions, results []result) error {
 			l := figureOf(m, g.runs[lim])
 			if i == 0 && lim != "" && len(o.limits) > 1 {
 				l.shown += " [" + lim + "]"
+			}
+			if limit == "" {
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", head, m.name, s.shown, c.shown, ratio(s, c))
+				continue
 			}
 			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", head, m.name, s.shown, c.shown, l.shown, ratio(s, l), ratio(s, c))
 		}

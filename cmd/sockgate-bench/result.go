@@ -26,12 +26,12 @@ type result struct {
 	P99us         float64 `json:"p99_us,omitempty"`
 
 	// broadcast, saturation
-	Rate         float64 `json:"rate,omitempty"`   // broadcast: messages/s
-	Window       int     `json:"window,omitempty"` // saturation: in flight
-	Subscribed   int     `json:"subscribed,omitempty"`
-	Messages     int     `json:"messages,omitempty"`
-	Expected     int64   `json:"expected,omitempty"`
-	Delivered    int64   `json:"delivered,omitempty"` // every measured delivery
+	Rate       float64 `json:"rate,omitempty"`   // broadcast: messages/s
+	Window     int     `json:"window,omitempty"` // saturation: in flight
+	Subscribed int     `json:"subscribed,omitempty"`
+	Messages   int     `json:"messages,omitempty"`
+	Expected   int64   `json:"expected,omitempty"`
+	Delivered  int64   `json:"delivered,omitempty"` // every measured delivery
 	// Every subscriber should get every message once, in order: Lost is
 	// expected minus the distinct deliveries, Duplicates a message a
 	// subscriber got again, OutOfOrder one that came after a later one.
@@ -40,10 +40,10 @@ type result struct {
 	OutOfOrder    int64   `json:"out_of_order,omitempty"`
 	Fraction      float64 `json:"delivered_fraction,omitempty"` // distinct / expected
 	DeliveriesSec float64 `json:"deliveries_per_s,omitempty"`   // first send to last delivery
-	P50ms        float64 `json:"p50_ms,omitempty"`
-	P99ms        float64 `json:"p99_ms,omitempty"`
-	DeliverAllMs float64 `json:"deliver_all_ms,omitempty"` // first send to last delivery
-	TailMs       float64 `json:"tail_ms,omitempty"`        // last send to last delivery
+	P50ms         float64 `json:"p50_ms,omitempty"`
+	P99ms         float64 `json:"p99_ms,omitempty"`
+	DeliverAllMs  float64 `json:"deliver_all_ms,omitempty"` // first send to last delivery
+	TailMs        float64 `json:"tail_ms,omitempty"`        // last send to last delivery
 
 	// idle
 	Opened          int     `json:"opened,omitempty"`

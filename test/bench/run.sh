@@ -314,12 +314,12 @@ echo "CPU per operation from the rounds added up. The limit is plainws (plain) f
 bin/sockgate-bench report -subject native -compat compat -limit plain,plainhttp "$RESULTS"
 echo
 echo "the bridge (-upstream to a plain WebSocket echo backend) against the in-process echo; server CPU is sockgate's only:"
-bin/sockgate-bench report -subject bridged -compat native -limit none "$RESULTS"
+bin/sockgate-bench report -subject bridged -compat native -limit "" "$RESULTS"
 echo
 echo "the cluster (issue 11): forwarded (requests alternate between two nodes) against local (one node); server CPU is both nodes' and NATS's:"
-bin/sockgate-bench report -subject forwarded -compat local -limit none "$RESULTS"
+bin/sockgate-bench report -subject forwarded -compat local -limit "" "$RESULTS"
 echo
-echo "targets (issues 15 and 11):"
-bin/sockgate-bench report -targets "$RESULTS"
+echo "targets (issues 15 and 11; a reduced run reads its own sizes):"
+bin/sockgate-bench report -targets -broadcast-sessions "$(echo "$BC_WS_SIZES" | tr ' ' ,)" -saturation-sessions "$SAT_SESSIONS" "$RESULTS"
 echo "results: $RESULTS"
 exit $FAILED
