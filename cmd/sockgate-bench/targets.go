@@ -244,7 +244,9 @@ func issueTargets(sizes targetSizes) []target {
 	deliveries := metric{value: func(r result) float64 { return r.DeliveriesSec }, higher: true}
 	trips := metric{value: func(r result) float64 { return r.RoundTripsSec }, higher: true}
 	bc := func(n int, server string) selector { return selector{scenarioBroadcast, "websocket", n, server} }
-	sat := func(server string) selector { return selector{scenarioSaturation, "websocket", sizes.saturation, server} }
+	sat := func(server string) selector {
+		return selector{scenarioSaturation, "websocket", sizes.saturation, server}
+	}
 	echo := func(transport, server string) selector { return selector{scenarioEcho, transport, 0, server} }
 	var ts []target
 	for _, n := range sizes.broadcast {

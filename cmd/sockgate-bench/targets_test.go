@@ -32,13 +32,13 @@ func TestParseMeasured(t *testing.T) {
 	}{
 		{"1700000000000000000:0:xxxx", 0, true},
 		{"1700000000000000000:42:", 42, true},
-		{"1700000000000000000:42", 0, false},                    // no ':' after the sequence
-		{"1700000000000000000", 0, false},                       // no sequence
-		{"1700000000000000000:-1:x", 0, false},                  // negative
-		{"1700000000000000000:16777216:x", 0, false},            // maxSeq
-		{"1700000000000000000:1e3:x", 0, false},                 // not a decimal
-		{"yesterday:1:x", 0, false},                             // no send time
-		{"0:1:x", 0, false},                                     // zero send time
+		{"1700000000000000000:42", 0, false},                     // no ':' after the sequence
+		{"1700000000000000000", 0, false},                        // no sequence
+		{"1700000000000000000:-1:x", 0, false},                   // negative
+		{"1700000000000000000:16777216:x", 0, false},             // maxSeq
+		{"1700000000000000000:1e3:x", 0, false},                  // not a decimal
+		{"yesterday:1:x", 0, false},                              // no send time
+		{"0:1:x", 0, false},                                      // zero send time
 		{"1700000000000000000:99999999999999999999:x", 0, false}, // overflows
 	}
 	for _, tt := range tests {
