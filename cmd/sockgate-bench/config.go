@@ -65,7 +65,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "echo: how long to run; saturation: how long to publish")
 	fs.IntVar(&c.messages, "messages", 0, "broadcast: messages to publish (default: 10 seconds' worth at -rate)")
 	fs.Float64Var(&c.rate, "rate", 10, "broadcast: messages published per second")
-	fs.IntVar(&c.window, "window", 32, "saturation: messages in flight; the publisher, also a subscriber, sends the next when one of its own comes back")
+	fs.IntVar(&c.window, "window", 8, "saturation: messages in flight; the publisher, also a subscriber, sends the next when one of its own comes back")
 	fs.DurationVar(&c.hold, "hold", 5*time.Second, "idle: how long to hold the sessions open before measuring")
 	fs.Func("pid", "the server's process id: its CPU time (echo, broadcast) and VmRSS (idle) are read from /proc/<pid>; repeat it (or give a comma list) for a server of several processes, whose CPU times are added up", func(v string) error {
 		pids, err := parsePIDs(v)

@@ -40,6 +40,40 @@ func TestPlainMessage(t *testing.T) {
 	}
 }
 
+func TestPlainMessages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string // nil: not plain, left to the JSON decoder
+	}{
+		{`a["hello"]`, []string{"hello"}},
+		{`a["a","b","c"]`, []string{"a", "b", "c"}},
+		{`a["","b",""]`, []string{"", "b", ""}},
+		{`a["a", "b"]`, nil},           // a space after the comma: not the server's encoding
+		{`a["a","b\"c"]`, nil},         // an escape
+		{`a["a","b"c"]`, nil},          // a stray quote
+		{`a["a",]`, nil},               // a trailing comma
+		{`a["a","\u00e9"]`, nil},       // an escape
+		{"a[\"a\",\"\xc3\xa9\"]", nil}, // not ASCII
+		{`a["a","b"`, nil},
+		{`c[3000,"Go away!"]`, nil},
+	}
+	for _, tt := range tests {
+		got, ok := plainMessages([]byte(tt.in), nil)
+		if ok != (tt.want != nil) || strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("plainMessages(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
+		}
+	}
+	// What the fast path refuses, the JSON decoder still reads.
+	var c wsConn
+	if err := c.parse([]byte(`a["a", "b\"c"]`)); err != nil || len(c.pending) != 2 || c.pending[1] != `b"c` {
+		t.Fatalf("parse: %v %q", err, c.pending)
+	}
+	if err := c.parse([]byte(`a["x","y"]`)); err != nil || len(c.pending) != 2 || c.pending[0] != "x" {
+		t.Fatalf("parse: %v %q", err, c.pending)
+	}
+}
+
 func TestAppendMessages(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{
