@@ -49,7 +49,8 @@
 #
 #   BENCH=short (default, about 5 minutes) or BENCH=full (the issues' sizes)
 #   BENCH_DIR   where results and server logs go (default bin/bench)
-#   BENCH_PORT  first of the ten ports (default 18181)
+#   BENCH_PORT  first of the eleven ports (default 18181; PORT+9 is left
+#               for the compression server)
 #   GO          the go command
 # Sizes can be set in the environment for a reduced run (e.g. ECHO_ROUNDS=1
 # ECHO_TIME=0.5s BC_WS_SIZES=200 BC_STREAM=50 SAT_SESSIONS=200 ...): see
@@ -89,6 +90,7 @@ full)
 	;;
 esac
 
+BC_WS=${BC_WS_SIZES%% *} # the first size, for one-size scenarios
 mkdir -p "$DIR"
 RESULTS=$DIR/results-$MODE.jsonl
 : >"$RESULTS"
@@ -167,9 +169,9 @@ start() {
 		;;
 	nats)
 		rm -rf "$DIR/nats"
-		taskset -c $SERVER_CPU "$NATS" -a 127.0.0.1 -p "$port" -m $((PORT + 9)) -js -sd "$DIR/nats" >>"$log" 2>&1 &
+		taskset -c $SERVER_CPU "$NATS" -a 127.0.0.1 -p "$port" -m $((PORT + 10)) -js -sd "$DIR/nats" >>"$log" 2>&1 &
 		ready=/healthz
-		port=$((PORT + 9))
+		port=$((PORT + 10))
 		;;
 	node1 | node2)
 		# shellcheck disable=SC2086
