@@ -94,8 +94,9 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) ./...
 
-## bench: load runs against the native engine, the compat engine and a plain gorilla/websocket
-## server, one table (BENCH=full for the issue's sizes, about 13 minutes); see BENCHMARKS.md
+## bench: load runs against the native engine, the compat engine and the plain limits (plainws,
+## plainhttp), a two-node cluster, then every target of issues 15 and 11 met or missed (short:
+## about 5 minutes; BENCH=full for the issues' sizes, about 20 minutes); see BENCHMARKS.md
 bench: assets
 	BENCH=$(BENCH) GO=$(GO) sh test/bench/run.sh
 

@@ -37,6 +37,7 @@ type conn interface {
 // destination address pair. Every dial is bounded by its context.
 type dialer struct {
 	baseURL   string // http://host:port/prefix
+	host2     string // host:port of -url2, or ""
 	transport string
 	ws        []*websocket.Dialer // one per source address
 	http      []*http.Client      // one per source address
@@ -44,10 +45,20 @@ type dialer struct {
 }
 
 // newDialer prepares dialing baseURL with transport from sources source
-// addresses starting at 127.0.0.1.
-func newDialer(baseURL, transport string, sources int) (*dialer, error) {
+// addresses starting at 127.0.0.1. With baseURL2 (the same service on
+// another node, same path), every session's HTTP requests alternate
+// between the two hosts.
+func newDialer(baseURL, baseURL2, transport string, sources int) (*dialer, error) {
 	if !strings.HasPrefix(baseURL, "http://") {
 		return nil, fmt.Errorf("-url %q: want http://host:port/prefix", baseURL)
+	}
+	var host2 string
+	if baseURL2 != "" {
+		u2, err := url.Parse(baseURL2)
+		if err != nil || u2.Scheme != "http" || u2.Host == "" {
+			return nil, fmt.Errorf("-url2 %q: want http://host:port/prefix", baseURL2)
+		}
+		host2 = u2.Host
 	}
 	if !slices.Contains(sockjsclient.Transports, transport) {
 		return nil, fmt.Errorf("-transport %q: want one of %s", transport, strings.Join(sockjsclient.Transports, ", "))
@@ -61,7 +72,10 @@ func newDialer(baseURL, transport string, sources int) (*dialer, error) {
 		sources = 1
 	}
 	sources = min(max(sources, 1), 250)
-	d := &dialer{baseURL: strings.TrimSuffix(baseURL, "/"), transport: transport}
+	if host2 != "" && baseURL2 != strings.Replace(baseURL, u.Host, host2, 1) {
+		return nil, fmt.Errorf("-url2 %q: want the path of -url %q on another host", baseURL2, baseURL)
+	}
+	d := &dialer{baseURL: strings.TrimSuffix(baseURL, "/"), host2: host2, transport: transport}
 	for i := range sources {
 		nd := &net.Dialer{}
 		if loopback {
@@ -94,8 +108,12 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 	case sockjsclient.TransportRawWebsocket:
 		return dialWS(ctx, d.ws[i], wsURL(d.baseURL+"/websocket"), true)
 	}
+	client := d.http[i]
+	if d.host2 != "" {
+		client = &http.Client{Transport: &alternating{next: client.Transport, host2: d.host2}}
+	}
 	c, err := sockjsclient.Dial(ctx, d.baseURL, sockjsclient.Options{
-		Transport: d.transport, ServerID: server, SessionID: sid, HTTPClient: d.http[i],
+		Transport: d.transport, ServerID: server, SessionID: sid, HTTPClient: client,
 	})
 	if err != nil {
 		return nil, err
@@ -108,6 +126,25 @@ func (d *dialer) closeIdle() {
 	for _, c := range d.http {
 		c.CloseIdleConnections()
 	}
+}
+
+// alternating is one session's round tripper with -url2: its requests go
+// in turn to the -url host (the first, which opens the session there) and
+// to host2, as a round-robin balancer without affinity would send them.
+type alternating struct {
+	next  http.RoundTripper
+	host2 string
+	n     atomic.Uint64
+}
+
+func (a *alternating) RoundTrip(r *http.Request) (*http.Response, error) {
+	if a.n.Add(1)%2 == 1 {
+		return a.next.RoundTrip(r)
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Host = a.host2
+	r2.Host = a.host2
+	return a.next.RoundTrip(r2)
 }
 
 func wsURL(u string) string { return "ws://" + strings.TrimPrefix(u, "http://") }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,11 +15,11 @@ import (
 // 100 on every Linux build that matters).
 const clockTick = 10 * time.Millisecond
 
-// cpuMeter measures the CPU time the server (when its pid is known) and
-// the load tool itself use from startCPU to used, and how busy the CPUs
+// cpuMeter measures the CPU time the server (the processes pids, added up)
+// and the load tool itself use from startCPU to used, and how busy the CPUs
 // the server is pinned to were.
 type cpuMeter struct {
-	pid            int
+	pids           []int
 	server, client time.Duration
 	cores          []int         // the server's CPUs, when the tool runs on others
 	coresBusy      time.Duration // their busy time
@@ -34,13 +35,13 @@ type cpuUse struct {
 	others time.Duration
 }
 
-func startCPU(pid int) cpuMeter {
-	m := cpuMeter{pid: pid, client: selfCPU()}
-	if pid <= 0 {
+func startCPU(pids []int) cpuMeter {
+	m := cpuMeter{pids: pids, client: selfCPU()}
+	if len(pids) == 0 {
 		return m
 	}
-	m.server, m.err = processCPU(pid)
-	m.cores = separateCores(pid)
+	m.server, m.err = processesCPU(pids)
+	m.cores = separateCores(pids)
 	if len(m.cores) > 0 && m.err == nil {
 		m.coresBusy, m.err = coresBusy(m.cores)
 	}
@@ -51,10 +52,10 @@ func startCPU(pid int) cpuMeter {
 // server's is counted in errs and gives zero.
 func (m cpuMeter) used(errs *errorCounter) cpuUse {
 	u := cpuUse{client: selfCPU() - m.client, others: -1}
-	if m.pid <= 0 {
+	if len(m.pids) == 0 {
 		return u
 	}
-	now, err := processCPU(m.pid)
+	now, err := processesCPU(m.pids)
 	busy := m.coresBusy
 	if err == nil && len(m.cores) > 0 {
 		busy, err = coresBusy(m.cores)
@@ -73,25 +74,42 @@ func (m cpuMeter) used(errs *errorCounter) cpuUse {
 	return u
 }
 
-// separateCores returns the CPUs process pid may run on when the load tool
-// may run on none of them, else nil.
-func separateCores(pid int) []int {
-	server, err := allowedCPUs(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil
+// processesCPU adds up the CPU time of several processes.
+func processesCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		t, err := processCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
 	}
+	return sum, nil
+}
+
+// separateCores returns the CPUs the processes pids may run on when the
+// load tool may run on none of them, else nil.
+func separateCores(pids []int) []int {
 	self, err := allowedCPUs("/proc/self/status")
 	if err != nil {
 		return nil
 	}
-	for _, c := range server {
-		for _, s := range self {
-			if c == s {
+	var cores []int
+	for _, pid := range pids {
+		server, err := allowedCPUs(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return nil
+		}
+		for _, c := range server {
+			if slices.Contains(self, c) {
 				return nil
+			}
+			if !slices.Contains(cores, c) {
+				cores = append(cores, c)
 			}
 		}
 	}
-	return server
+	return cores
 }
 
 // allowedCPUs reads Cpus_allowed_list ("0", "0-3,6") of a status file.

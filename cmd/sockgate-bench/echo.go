@@ -21,7 +21,7 @@ func runEcho(ctx context.Context, c config, d *dialer) result {
 	conns := openAll(ctx, d, c.sessions, c.concurrency, c.timeout, errs)
 	var hist histogram
 	var trips atomic.Int64
-	cpu := startCPU(c.pid)
+	cpu := startCPU(c.pids)
 	start := time.Now()
 	end := start.Add(c.duration)
 	var wg sync.WaitGroup

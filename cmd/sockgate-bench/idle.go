@@ -78,7 +78,11 @@ type serverSample struct {
 func sampleServer(ctx context.Context, c config, errs *errorCounter) serverSample {
 	var s serverSample
 	var err error
-	if s.rssKiB, err = readRSS(c.pid); err != nil {
+	pid := 0
+	if len(c.pids) > 0 {
+		pid = c.pids[0]
+	}
+	if s.rssKiB, err = readRSS(pid); err != nil {
 		errs.add("rss", err)
 	}
 	if s.metrics, err = readMetrics(ctx, c.metricsURL, c.timeout); err != nil {

@@ -7,6 +7,10 @@
 //   - broadcast: subscribers on a broadcast service, one publisher sending
 //     timestamped messages at a fixed rate; delivered fraction and delivery
 //     latency.
+//   - saturation: a broadcast whose publisher keeps a window of messages in
+//     flight, sending the next when one of its own comes back, for a
+//     duration; deliveries per second, every delivery counted (lost,
+//     duplicated, out of order per subscriber).
 //   - idle: sessions opened and held; the server's resident memory
 //     (/proc/<pid>/status VmRSS) and goroutines (go_goroutines of /metrics)
 //     per session.
@@ -75,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // runScenario runs the configured scenario.
 func runScenario(ctx context.Context, c config) (result, error) {
-	d, err := newDialer(c.baseURL, c.transport, c.sources)
+	d, err := newDialer(c.baseURL, c.baseURL2, c.transport, c.sources)
 	if err != nil {
 		return result{}, err
 	}
@@ -83,7 +87,7 @@ func runScenario(ctx context.Context, c config) (result, error) {
 	switch c.scenario {
 	case scenarioEcho:
 		r = runEcho(ctx, c, d)
-	case scenarioBroadcast:
+	case scenarioBroadcast, scenarioSaturation:
 		r = runBroadcast(ctx, c, d)
 	default:
 		r = runIdle(ctx, c, d)

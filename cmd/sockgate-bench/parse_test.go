@@ -2,8 +2,13 @@ package main
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +37,40 @@ func TestPlainMessage(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("plainMessage(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestPlainMessages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string // nil: not plain, left to the JSON decoder
+	}{
+		{`a["hello"]`, []string{"hello"}},
+		{`a["a","b","c"]`, []string{"a", "b", "c"}},
+		{`a["","b",""]`, []string{"", "b", ""}},
+		{`a["a", "b"]`, nil},           // a space after the comma: not the server's encoding
+		{`a["a","b\"c"]`, nil},         // an escape
+		{`a["a","b"c"]`, nil},          // a stray quote
+		{`a["a",]`, nil},               // a trailing comma
+		{`a["a","\u00e9"]`, nil},       // an escape
+		{"a[\"a\",\"\xc3\xa9\"]", nil}, // not ASCII
+		{`a["a","b"`, nil},
+		{`c[3000,"Go away!"]`, nil},
+	}
+	for _, tt := range tests {
+		got, ok := plainMessages([]byte(tt.in), nil)
+		if ok != (tt.want != nil) || strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("plainMessages(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
+		}
+	}
+	// What the fast path refuses, the JSON decoder still reads.
+	var c wsConn
+	if err := c.parse([]byte(`a["a", "b\"c"]`)); err != nil || len(c.pending) != 2 || c.pending[1] != `b"c` {
+		t.Fatalf("parse: %v %q", err, c.pending)
+	}
+	if err := c.parse([]byte(`a["x","y"]`)); err != nil || len(c.pending) != 2 || c.pending[0] != "x" {
+		t.Fatalf("parse: %v %q", err, c.pending)
 	}
 }
 
@@ -142,5 +181,76 @@ func TestCPULists(t *testing.T) {
 	}
 	if _, err := parseCoresBusy([]byte(stat), []int{7}); err == nil {
 		t.Fatal("missing cpu: want an error")
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-scenario", "saturation", "-pid", "12,13", "-pid", "14", "-window", "8",
+		"-transport", "xhr-polling", "-url", "http://127.0.0.1:1/echo", "-url2", "http://127.0.0.1:2/echo"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.pids) != 3 || c.pids[0] != 12 || c.pids[2] != 14 || c.window != 8 || c.sessions != 1000 {
+		t.Fatalf("config = %+v; want pids 12 13 14, window 8, 1000 sessions", c)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"-pid", "12,x"}, `not "x"`},
+		{[]string{"-pid", "0"}, `not "0"`},
+		{[]string{"-scenario", "storm"}, "want echo, broadcast, saturation or idle"},
+		{[]string{"-scenario", "saturation", "-window", "0"}, "-window must be positive"},
+		{[]string{"-url2", "http://127.0.0.1:2/echo"}, "want an HTTP transport, not websocket"},
+		{[]string{"-transport", "xhr-polling", "-url2", "http://127.0.0.1:2/echo", "extra"}, "unexpected arguments"},
+	} {
+		if _, err := parseConfig(tt.args, io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v; want one with %q", tt.args, err, tt.want)
+		}
+	}
+	// -url2 must be -url's service on another host.
+	for _, u2 := range []string{"ws://127.0.0.1:2/echo", "http://127.0.0.1:2/other", "127.0.0.1:2"} {
+		if _, err := newDialer("http://127.0.0.1:1/echo", u2, "xhr-polling", 1); err == nil || !strings.Contains(err.Error(), "-url2") {
+			t.Errorf("-url2 %q: error %v; want a -url2 error", u2, err)
+		}
+	}
+}
+
+// TestAlternating: with -url2, a session's requests go in turn to the two
+// hosts, the first to -url's.
+func TestAlternating(t *testing.T) {
+	t.Parallel()
+	var hits [2]atomic.Int64
+	var order []int
+	var mu sync.Mutex
+	servers := make([]*httptest.Server, 2)
+	for i := range servers {
+		servers[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			_, _ = io.WriteString(w, r.URL.Path)
+		}))
+		defer servers[i].Close()
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	host2 := strings.TrimPrefix(servers[1].URL, "http://")
+	client := &http.Client{Transport: &alternating{next: tr, host2: host2}}
+	for range 5 {
+		resp, err := client.Post(servers[0].URL+"/echo/1/s/xhr", "text/plain", strings.NewReader("[]"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "/echo/1/s/xhr" {
+			t.Fatalf("path %q; want it kept", b)
+		}
+	}
+	if hits[0].Load() != 3 || hits[1].Load() != 2 || order[0] != 0 || order[1] != 1 || order[2] != 0 {
+		t.Fatalf("hits %d and %d in order %v; want 3 and 2, alternating from -url", hits[0].Load(), hits[1].Load(), order)
 	}
 }

@@ -15,9 +15,11 @@ import (
 
 // reportOptions name the servers the table compares.
 type reportOptions struct {
-	subject string // the server measured, e.g. "native"
-	limit   string // the plain baseline, e.g. "plain"
-	compat  string // the engine to beat, e.g. "compat"
+	subject string   // the server measured, e.g. "native"
+	limits  []string // the plain baselines, e.g. "plain", "plainhttp": the first with runs in a group
+	compat  string   // the engine to beat, e.g. "compat"
+	targets bool     // print the targets of issues 15 and 11 instead
+	sizes   targetSizes
 }
 
 // report prints one table of the result lines in files ("-" is stdin).
@@ -25,10 +27,28 @@ func report(args []string, w io.Writer) error {
 	var o reportOptions
 	fs := flag.NewFlagSet("sockgate-bench report", flag.ContinueOnError)
 	fs.StringVar(&o.subject, "subject", "native", "server label whose figures are compared")
-	fs.StringVar(&o.limit, "limit", "plain", "server label of the plain baseline (the limit)")
+	limits := fs.String("limit", "plain,plainhttp", "server labels of the plain baselines (the limit), comma-separated: a group compares with the first that has runs in it")
 	fs.StringVar(&o.compat, "compat", "compat", "server label of the compat engine")
+	fs.BoolVar(&o.targets, "targets", false, "print the targets table (every target of issues 15 and 11, met or missed) instead of the comparison")
+	var issueBC []string
+	for _, n := range issueSizes.broadcast {
+		issueBC = append(issueBC, strconv.Itoa(n))
+	}
+	bcSizes := fs.String("broadcast-sessions", strings.Join(issueBC, ","), "-targets: the websocket broadcast sizes the broadcast targets read (the issue's: 2000,5000)")
+	fs.IntVar(&o.sizes.saturation, "saturation-sessions", issueSizes.saturation, "-targets: the saturation size the saturation target reads (the issue's: 2000)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	o.limits = nil
+	if *limits != "" {
+		o.limits = strings.Split(*limits, ",")
+	}
+	for _, f := range strings.Split(*bcSizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("report: -broadcast-sessions %q: want a comma list of session counts", *bcSizes)
+		}
+		o.sizes.broadcast = append(o.sizes.broadcast, n)
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("report: name at least one file of result lines (- for stdin)")
@@ -40,6 +60,9 @@ func report(args []string, w io.Writer) error {
 			return err
 		}
 		results = append(results, rs...)
+	}
+	if o.targets {
+		return writeTargets(w, o.sizes, results)
 	}
 	return writeTable(w, o, results)
 }
@@ -104,6 +127,11 @@ func totals(rs []result) result {
 		m.Delivered += r.Delivered
 		m.Opened += r.Opened
 		m.Alive += r.Alive
+		m.ClientCPUSec += r.ClientCPUSec
+		m.Messages += r.Messages
+		m.Lost += r.Lost
+		m.Duplicates += r.Duplicates
+		m.OutOfOrder += r.OutOfOrder
 		m.Errors += r.Errors
 		m.Spurious2010 += r.Spurious2010
 		m.ServerCPUSec += r.ServerCPUSec
@@ -114,7 +142,7 @@ func totals(rs []result) result {
 		}
 	}
 	if m.Expected > 0 {
-		m.Fraction = round(float64(m.Delivered)/float64(m.Expected), 4)
+		m.Fraction = round(float64(m.Expected-m.Lost)/float64(m.Expected), 4)
 	}
 	if ops := m.RoundTrips + m.Delivered; ops > 0 && m.ServerCPUSec > 0 {
 		m.ServerCPUusPerOp = round(m.ServerCPUSec*1e6/float64(ops), 2)
@@ -133,6 +161,7 @@ type metric struct {
 	higher bool // per-round: a higher value is better
 	total  bool // read from the rounds added up
 	text   func(result) string
+	rounds func([]result) string // a text from the rounds themselves
 }
 
 func errorsText(r result) string { return fmt.Sprintf("%d (%d)", r.Errors, r.Spurious2010) }
@@ -146,9 +175,35 @@ func othersText(r result) string {
 	return strconv.FormatFloat(100*r.OthersCPUSec/r.Seconds, 'f', 1, 64)
 }
 
+// toolText is the load tool's CPU in percent of one core over the rounds,
+// marked when it was saturated in any of them: then the rates of the
+// column are the tool's limit, not the server's.
+func toolText(rs []result) string {
+	t := totals(rs)
+	s := strconv.FormatFloat(100*t.toolBusy(), 'f', 0, 64)
+	n := 0
+	for _, r := range rs {
+		if r.saturated() {
+			n++
+		}
+	}
+	if n > 0 {
+		s += fmt.Sprintf(" SATURATED(%d/%d)", n, len(rs))
+	}
+	return s
+}
+
+// orderText is lost / duplicated / out-of-order deliveries.
+func orderText(r result) string {
+	return fmt.Sprintf("%d/%d/%d", r.Lost, r.Duplicates, r.OutOfOrder)
+}
+
 func metricsOf(scenario string) []metric {
 	errs := metric{name: "errors (spurious 2010)", text: errorsText}
 	others := metric{name: "others on server CPU %", text: othersText}
+	tool := metric{name: "load tool CPU % of a core", rounds: toolText}
+	order := metric{name: "lost/duplicated/out of order", text: orderText}
+	cpuPerDelivery := metric{name: "server CPU us/delivery", value: func(r result) float64 { return r.ServerCPUusPerOp }, total: true}
 	switch scenario {
 	case scenarioEcho:
 		return []metric{
@@ -156,16 +211,27 @@ func metricsOf(scenario string) []metric {
 			{name: "p50 latency us", value: func(r result) float64 { return r.P50us }},
 			{name: "p99 latency us", value: func(r result) float64 { return r.P99us }},
 			{name: "server CPU us/round trip", value: func(r result) float64 { return r.ServerCPUusPerOp }, total: true},
-			others, errs,
+			tool, others, errs,
 		}
 	case scenarioBroadcast:
 		return []metric{
+			{name: "deliveries/s", value: func(r result) float64 { return r.DeliveriesSec }, higher: true},
 			{name: "delivered %", value: func(r result) float64 { return 100 * r.Fraction }, total: true},
+			order,
 			{name: "p50 delivery ms", value: func(r result) float64 { return r.P50ms }},
 			{name: "p99 delivery ms", value: func(r result) float64 { return r.P99ms }},
 			{name: "all delivered, ms after last send", value: func(r result) float64 { return r.TailMs }},
-			{name: "server CPU us/delivery", value: func(r result) float64 { return r.ServerCPUusPerOp }, total: true},
-			others, errs,
+			cpuPerDelivery, tool, others, errs,
+		}
+	case scenarioSaturation:
+		return []metric{
+			{name: "deliveries/s", value: func(r result) float64 { return r.DeliveriesSec }, higher: true},
+			{name: "delivered %", value: func(r result) float64 { return 100 * r.Fraction }, total: true},
+			order,
+			{name: "messages published", text: func(r result) string { return strconv.Itoa(r.Messages) }},
+			{name: "p50 delivery ms", value: func(r result) float64 { return r.P50ms }},
+			{name: "p99 delivery ms", value: func(r result) float64 { return r.P99ms }},
+			cpuPerDelivery, tool, others, errs,
 		}
 	}
 	return []metric{
@@ -190,6 +256,8 @@ func figureOf(m metric, rs []result) figure {
 	switch {
 	case len(rs) == 0:
 		return figure{shown: "-"}
+	case m.rounds != nil:
+		return figure{shown: m.rounds(rs)}
 	case m.text != nil:
 		return figure{shown: m.text(totals(rs))}
 	case m.total:
@@ -238,11 +306,30 @@ func ratio(a, b figure) string {
 	return strconv.FormatFloat(a.value/b.value, 'f', 2, 64) + "x"
 }
 
+// limitOf is the first of the limits with runs in g ("" when none).
+func (o reportOptions) limitOf(g *group) string {
+	for _, l := range o.limits {
+		if len(g.runs[l]) > 0 {
+			return l
+		}
+	}
+	return ""
+}
+
 func writeTable(w io.Writer, o reportOptions, results []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s\t%s/%s\t%s/%s\n",
-		o.subject, o.compat, o.limit, o.subject, o.limit, o.subject, o.compat)
+	limit := strings.Join(o.limits, "|")
+	if limit == "" { // no limit columns
+		fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s/%s\n", o.subject, o.compat, o.subject, o.compat)
+	} else {
+		fmt.Fprintf(tw, "scenario\ttransport\tsessions\trounds\tmetric\t%s\t%s\t%s\t%s/%s\t%s/%s\n",
+			o.subject, o.compat, limit, o.subject, limit, o.subject, o.compat)
+	}
 	for _, g := range groupResults(results) {
+		if len(g.runs[o.subject]) == 0 {
+			continue // another table's
+		}
+		lim := o.limitOf(g)
 		for i, m := range metricsOf(g.scenario) {
 			head := "\t\t\t\t"
 			if i == 0 {
@@ -250,7 +337,14 @@ func writeTable(w io.Writer, o reportOptions, results []result) error {
 			}
 			s := figureOf(m, g.runs[o.subject])
 			c := figureOf(m, g.runs[o.compat])
-			l := figureOf(m, g.runs[o.limit])
+			l := figureOf(m, g.runs[lim])
+			if i == 0 && lim != "" && len(o.limits) > 1 {
+				l.shown += " [" + lim + "]"
+			}
+			if limit == "" {
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", head, m.name, s.shown, c.shown, ratio(s, c))
+				continue
+			}
 			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", head, m.name, s.shown, c.shown, l.shown, ratio(s, l), ratio(s, c))
 		}
 	}

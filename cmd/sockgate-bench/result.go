@@ -25,16 +25,25 @@ type result struct {
 	P50us         float64 `json:"p50_us,omitempty"`
 	P99us         float64 `json:"p99_us,omitempty"`
 
-	// broadcast
-	Subscribed   int     `json:"subscribed,omitempty"`
-	Messages     int     `json:"messages,omitempty"`
-	Expected     int64   `json:"expected,omitempty"`
-	Delivered    int64   `json:"delivered,omitempty"`
-	Fraction     float64 `json:"delivered_fraction,omitempty"`
-	P50ms        float64 `json:"p50_ms,omitempty"`
-	P99ms        float64 `json:"p99_ms,omitempty"`
-	DeliverAllMs float64 `json:"deliver_all_ms,omitempty"` // first send to last delivery
-	TailMs       float64 `json:"tail_ms,omitempty"`        // last send to last delivery
+	// broadcast, saturation
+	Rate       float64 `json:"rate,omitempty"`   // broadcast: messages/s
+	Window     int     `json:"window,omitempty"` // saturation: in flight
+	Subscribed int     `json:"subscribed,omitempty"`
+	Messages   int     `json:"messages,omitempty"`
+	Expected   int64   `json:"expected,omitempty"`
+	Delivered  int64   `json:"delivered,omitempty"` // every measured delivery
+	// Every subscriber should get every message once, in order: Lost is
+	// expected minus the distinct deliveries, Duplicates a message a
+	// subscriber got again, OutOfOrder one that came after a later one.
+	Lost          int64   `json:"lost,omitempty"`
+	Duplicates    int64   `json:"duplicates,omitempty"`
+	OutOfOrder    int64   `json:"out_of_order,omitempty"`
+	Fraction      float64 `json:"delivered_fraction,omitempty"` // distinct / expected
+	DeliveriesSec float64 `json:"deliveries_per_s,omitempty"`   // first send to last delivery
+	P50ms         float64 `json:"p50_ms,omitempty"`
+	P99ms         float64 `json:"p99_ms,omitempty"`
+	DeliverAllMs  float64 `json:"deliver_all_ms,omitempty"` // first send to last delivery
+	TailMs        float64 `json:"tail_ms,omitempty"`        // last send to last delivery
 
 	// idle
 	Opened          int     `json:"opened,omitempty"`
@@ -69,7 +78,14 @@ type result struct {
 }
 
 func newResult(c config) result {
-	return result{Scenario: c.scenario, Server: c.server, Transport: c.transport, Sessions: c.sessions, Size: c.size}
+	r := result{Scenario: c.scenario, Server: c.server, Transport: c.transport, Sessions: c.sessions, Size: c.size}
+	switch c.scenario {
+	case scenarioBroadcast:
+		r.Rate = c.rate
+	case scenarioSaturation:
+		r.Window = c.window
+	}
+	return r
 }
 
 // setCPU sets the CPU figures from what was used during ops operations.
@@ -83,6 +99,27 @@ func (r *result) setCPU(u cpuUse, ops int64) {
 	if u.others >= 0 {
 		r.OthersCPUSec = round(u.others.Seconds(), 3)
 	}
+}
+
+// toolBusy is the share of one core the load tool used while measuring
+// (0 when unknown).
+func (r result) toolBusy() float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return r.ClientCPUSec / r.Seconds
+}
+
+// saturated reports whether the load tool used nearly a full core: the
+// rates of such a run are the tool's limit, not the server's.
+func (r result) saturated() bool { return r.toolBusy() >= saturatedBusy }
+
+// toolText describes the load tool's CPU for the summary line.
+func (r result) toolText() string {
+	if r.saturated() {
+		return fmt.Sprintf(" (%.0f%% of a core: SATURATED)", 100*r.toolBusy())
+	}
+	return fmt.Sprintf(" (%.0f%% of a core)", 100*r.toolBusy())
 }
 
 // othersText describes OthersCPUSec for the summary line.
@@ -127,11 +164,12 @@ func (r result) human() string {
 	fmt.Fprintf(&b, "%s %s %s sessions=%d: ", r.Server, r.Scenario, r.Transport, r.Sessions)
 	switch r.Scenario {
 	case scenarioEcho:
-		fmt.Fprintf(&b, "%.0f round trips/s (%d in %.1fs), p50 %.0fus, p99 %.0fus; CPU: server %.2fs (%.1fus/round trip), load tool %.2fs%s",
-			r.RoundTripsSec, r.RoundTrips, r.Seconds, r.P50us, r.P99us, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec, r.othersText())
-	case scenarioBroadcast:
-		fmt.Fprintf(&b, "subscribed %d, delivered %d/%d (%.4f), p50 %.1fms, p99 %.1fms, all delivered %.0fms after the first send (%.0fms after the last); CPU: server %.2fs (%.1fus/delivery), load tool %.2fs%s",
-			r.Subscribed, r.Delivered, r.Expected, r.Fraction, r.P50ms, r.P99ms, r.DeliverAllMs, r.TailMs, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec, r.othersText())
+		fmt.Fprintf(&b, "%.0f round trips/s (%d in %.1fs), p50 %.0fus, p99 %.0fus; CPU: server %.2fs (%.1fus/round trip), load tool %.2fs%s%s",
+			r.RoundTripsSec, r.RoundTrips, r.Seconds, r.P50us, r.P99us, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec, r.toolText(), r.othersText())
+	case scenarioBroadcast, scenarioSaturation:
+		fmt.Fprintf(&b, "%d messages, subscribed %d, delivered %d/%d (%.4f; lost %d, duplicates %d, out of order %d), %.0f deliveries/s, p50 %.1fms, p99 %.1fms, all delivered %.0fms after the first send (%.0fms after the last); CPU: server %.2fs (%.2fus/delivery), load tool %.2fs%s%s",
+			r.Messages, r.Subscribed, r.Delivered, r.Expected, r.Fraction, r.Lost, r.Duplicates, r.OutOfOrder, r.DeliveriesSec, r.P50ms, r.P99ms,
+			r.DeliverAllMs, r.TailMs, r.ServerCPUSec, r.ServerCPUusPerOp, r.ClientCPUSec, r.toolText(), r.othersText())
 	case scenarioIdle:
 		fmt.Fprintf(&b, "opened %d, alive %d after %.0fs; RSS %d -> %d KiB (%.2f KiB/session: heap %.2f, stacks %.2f), goroutines %d -> %d (%.2f/session)",
 			r.Opened, r.Alive, r.Seconds, r.RSSBeforeKiB, r.RSSAfterKiB, r.KiBPerSession, r.HeapKiBPerSn, r.StackKiBPerSn,

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/session/cluster"
+	"github.com/sockgate/sockgate/session/cluster/clustertest"
 	"github.com/sockgate/sockgate/session/services"
 	"github.com/sockgate/sockgate/session/services/testserver"
 )
@@ -44,7 +50,7 @@ func testConfig(t *testing.T, scenario, url, transport string, sessions int) con
 	t.Helper()
 	c := config{scenario: scenario, baseURL: url, transport: transport, server: "test", sessions: sessions,
 		size: 64, duration: 300 * time.Millisecond, messages: 5, rate: 50, hold: 200 * time.Millisecond,
-		pid: os.Getpid(), timeout: 5 * time.Second, concurrency: 8}
+		pids: []int{os.Getpid()}, window: 4, timeout: 5 * time.Second, concurrency: 8}
 	if err := c.resolve(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +120,107 @@ func TestEchoCountsFailures(t *testing.T) {
 	if r.Errors == 0 || r.ErrorKinds["dial:other"] == 0 || r.RoundTrips != 0 {
 		t.Fatalf("a refused dial must be counted: %+v", r)
 	}
+}
+
+// TestSaturation: the publisher keeps its window in flight for the
+// duration; every subscriber gets every message once, in order, on both
+// engines.
+func TestSaturation(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{gateway.EngineNative, gateway.EngineSockJSGo} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			base := startGateway(t, engine)
+			c := testConfig(t, scenarioSaturation, base+"/broadcast", "websocket", 10)
+			r := runTest(t, c)
+			if r.Messages <= c.window || r.Expected != int64(10*r.Messages) || r.Delivered != r.Expected || r.Fraction != 1 {
+				t.Fatalf("saturation: %d messages, delivered %d of %d; want more than the window (%d), all delivered: %+v",
+					r.Messages, r.Delivered, r.Expected, c.window, r)
+			}
+			if r.Lost != 0 || r.Duplicates != 0 || r.OutOfOrder != 0 || r.DeliveriesSec <= 0 || r.Window != c.window || r.ServerCPUusPerOp <= 0 {
+				t.Fatalf("saturation: %+v", r)
+			}
+		})
+	}
+}
+
+// clusterNode starts a native gateway with /echo joined to the NATS server
+// at url.
+func clusterNode(t *testing.T, url, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bus, err := cluster.NATS(ctx, url, cluster.NATSOptions{NodeID: name, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	sessions, err := cluster.NewSessions(ctx, bus, cluster.SessionsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0", Logger: zerolog.Nop(), Sessions: sessions,
+		AllowedOrigins: []string{"*"}, ShutdownTimeout: 500 * time.Millisecond,
+		Services: []gateway.Service{{Prefix: "/echo", Handler: services.Echo}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sessions.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv.URL()
+}
+
+// TestForwardedEcho: with -url2 on a second node, every session's requests
+// alternate between the nodes (half are forwarded to the owner over NATS)
+// and echo runs without an error on both HTTP transports of the bench.
+func TestForwardedEcho(t *testing.T) {
+	t.Parallel()
+	nats := clustertest.StartNATS(t, false)
+	a := clusterNode(t, nats.URL(), "a")
+	b := clusterNode(t, nats.URL(), "b")
+	for _, tr := range []string{"xhr-polling", "xhr-streaming"} {
+		t.Run(tr, func(t *testing.T) {
+			c := testConfig(t, scenarioEcho, a+"/echo", tr, 4)
+			c.baseURL2 = b + "/echo"
+			r := runTest(t, c)
+			if r.RoundTrips == 0 {
+				t.Fatalf("no round trips: %+v", r)
+			}
+		})
+	}
+	// Node b served half the requests by forwarding them to a.
+	for _, kind := range []string{"send", "pull"} {
+		if n := forwarded(t, b, kind); n < 4 {
+			t.Errorf("node b forwarded %v %s requests; want at least one per session", n, kind)
+		}
+	}
+}
+
+// forwarded reads sockgate_forwarded_requests_total{kind} of the node at
+// url.
+func forwarded(t *testing.T, url, kind string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := `sockgate_forwarded_requests_total{kind="` + kind + `"} `
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	return 0
 }
