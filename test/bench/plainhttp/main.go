@@ -176,10 +176,12 @@ func (s *server) sweepOnce() {
 	}
 }
 
-// receiveHeaders sets what SockJS requires on a receiving response.
-func receiveHeaders(w http.ResponseWriter, r *http.Request) {
+// sockjsHeaders sets what SockJS requires on every xhr response: its
+// content type, no caching, and CORS (the browser's page may be on another
+// origin).
+func sockjsHeaders(w http.ResponseWriter, r *http.Request, contentType string) {
 	h := w.Header()
-	h.Set("Content-Type", "application/javascript; charset=UTF-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store, no-cache, no-transform, must-revalidate, max-age=0")
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -190,7 +192,7 @@ func receiveHeaders(w http.ResponseWriter, r *http.Request) {
 
 // serveXHR answers one poll.
 func (s *server) serveXHR(w http.ResponseWriter, r *http.Request) {
-	receiveHeaders(w, r)
+	sockjsHeaders(w, r, "application/javascript; charset=UTF-8")
 	sess, created := s.open(r.PathValue("session"))
 	if created {
 		_, _ = w.Write(openFrame)
@@ -225,7 +227,7 @@ func (s *server) serveXHR(w http.ResponseWriter, r *http.Request) {
 // serveStreaming holds one xhr_streaming response until streamLimit bytes
 // of frames have gone or the client leaves.
 func (s *server) serveStreaming(w http.ResponseWriter, r *http.Request) {
-	receiveHeaders(w, r)
+	sockjsHeaders(w, r, "application/javascript; charset=UTF-8")
 	rc := http.NewResponseController(w)
 	sess, created := s.open(r.PathValue("session"))
 	_, _ = w.Write(streamPrelude)
@@ -261,6 +263,7 @@ func (s *server) serveStreaming(w http.ResponseWriter, r *http.Request) {
 
 // serveSend queues the posted messages back to their session.
 func (s *server) serveSend(w http.ResponseWriter, r *http.Request) {
+	sockjsHeaders(w, r, "text/plain; charset=UTF-8")
 	sess := s.get(r.PathValue("session"))
 	if sess == nil {
 		http.Error(w, "Session not found.", http.StatusNotFound)
@@ -279,7 +282,6 @@ func (s *server) serveSend(w http.ResponseWriter, r *http.Request) {
 	if len(msgs) > 0 {
 		sess.queue(msgs)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.WriteHeader(http.StatusNoContent)
 }
 

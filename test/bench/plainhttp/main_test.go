@@ -310,3 +310,35 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaders: every xhr response carries its content type, no caching and
+// CORS (the request's Origin echoed, or "*").
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	_, base := start(t)
+	check := func(path, body, origin, ctype, allow string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+"/echo/0/hd/"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if h.Get("Content-Type") != ctype || h.Get("Access-Control-Allow-Origin") != allow ||
+			!strings.HasPrefix(h.Get("Cache-Control"), "no-store, no-cache") {
+			t.Errorf("%s: Content-Type %q, Access-Control-Allow-Origin %q, Cache-Control %q; want %q, %q, no-store",
+				path, h.Get("Content-Type"), h.Get("Access-Control-Allow-Origin"), h.Get("Cache-Control"), ctype, allow)
+		}
+	}
+	const js, text = "application/javascript; charset=UTF-8", "text/plain; charset=UTF-8"
+	check("xhr", "", "https://app.example.com", js, "https://app.example.com")
+	check("xhr_send", `["x"]`, "", text, "*")
+	check("xhr", "", "", js, "*")
+}
