@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,10 +20,25 @@ const unusedGrace = time.Second
 type unusedConns struct {
 	mu sync.Mutex
 	m  map[net.Conn]time.Time // when it was accepted
+	n  atomic.Int64           // len(m), read without the lock
 }
 
-// track is an http.Server.ConnState hook.
+// track is an http.Server.ConnState hook. It runs on every state change of
+// every connection (twice per request on a kept-alive one), so the common
+// case takes no lock: a connection leaves StateNew only for StateActive or
+// StateClosed, and the map is usually empty once connections are reused.
+// StateNew is set on the accepting goroutine before the connection's own
+// starts, so a connection's entry is always seen by its later changes.
 func (u *unusedConns) track(c net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+	case http.StateActive, http.StateClosed:
+		if u.n.Load() == 0 {
+			return
+		}
+	default:
+		return // StateIdle and StateHijacked follow StateActive
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if state == http.StateNew {
@@ -30,9 +46,10 @@ func (u *unusedConns) track(c net.Conn, state http.ConnState) {
 			u.m = make(map[net.Conn]time.Time)
 		}
 		u.m[c] = time.Now()
-		return
+	} else {
+		delete(u.m, c)
 	}
-	delete(u.m, c)
+	u.n.Store(int64(len(u.m)))
 }
 
 // closeStale closes every connection that has sent no request in the
@@ -46,4 +63,5 @@ func (u *unusedConns) closeStale() {
 			delete(u.m, c)
 		}
 	}
+	u.n.Store(int64(len(u.m)))
 }

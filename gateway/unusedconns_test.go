@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -36,5 +37,47 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("the unused connection is still open after Shutdown")
+	}
+}
+
+// TestUnusedConnsTrack: a connection is tracked from StateNew until its
+// first request (or its close), whatever the order of the others.
+func TestUnusedConnsTrack(t *testing.T) {
+	t.Parallel()
+	var u unusedConns
+	a, a2 := net.Pipe()
+	b, b2 := net.Pipe()
+	defer a2.Close()
+	defer b2.Close()
+	tracked := func(c net.Conn) bool {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		_, ok := u.m[c]
+		return ok
+	}
+	u.track(a, http.StateNew)
+	u.track(b, http.StateNew)
+	u.track(a, http.StateActive)
+	if tracked(a) || !tracked(b) || u.n.Load() != 1 {
+		t.Fatalf("after a's first request: a %v, b %v, n %d; want only b", tracked(a), tracked(b), u.n.Load())
+	}
+	u.track(a, http.StateIdle)
+	u.track(a, http.StateActive)
+	u.track(b, http.StateClosed)
+	if tracked(b) || u.n.Load() != 0 {
+		t.Fatalf("after b closed unused: b %v, n %d; want none", tracked(b), u.n.Load())
+	}
+	// A stale one is closed by closeStale, a fresh one kept.
+	u.track(a, http.StateNew)
+	u.mu.Lock()
+	u.m[a] = time.Now().Add(-2 * unusedGrace)
+	u.mu.Unlock()
+	u.track(b, http.StateNew)
+	u.closeStale()
+	if tracked(a) || !tracked(b) || u.n.Load() != 1 {
+		t.Fatalf("after closeStale: a %v, b %v, n %d; want only b", tracked(a), tracked(b), u.n.Load())
+	}
+	if _, err := a2.Write([]byte("x")); err == nil {
+		t.Error("closeStale left the stale connection open")
 	}
 }
