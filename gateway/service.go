@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
@@ -38,11 +37,11 @@ type service struct {
 	iframe   iframePage
 	off      map[transport.Name]bool // disabled transports
 	srv      *Server                 // policies, limits, metrics, drain state
-	upgrader *websocket.Upgrader
-	clients  sync.Map     // *engine.SockJS -> client, for the limiter and the registry key
-	expiries sync.Map     // session.Session -> *time.Timer, closing it when its token expires
-	owners   sync.Map     // session id -> registry key of its first session, to count foreign requests
-	walks    atomic.Int64 // walks of every session by closeAll (the drain's tests count them)
+	deflate  *deflater               // permessage-deflate on the websockets (nil: off)
+	clients  sync.Map                // *engine.SockJS -> client, for the limiter and the registry key
+	expiries sync.Map                // session.Session -> *time.Timer, closing it when its token expires
+	owners   sync.Map                // session id -> registry key of its first session, to count foreign requests
+	walks    atomic.Int64            // walks of every session by closeAll (the drain's tests count them)
 }
 
 // client is where a session of the registry came from.
@@ -62,15 +61,17 @@ func newService(cfg Service, srv *Server) *service {
 		cfg.SockJSURL = DefaultSockJSURL
 	}
 	svc := &service{
-		cfg:      cfg,
-		prefix:   strings.TrimSuffix(cfg.Prefix, "/"),
-		reg:      engine.NewRegistry(),
-		ws:       newLiveSet(),
-		log:      srv.log.With().Str("service", cfg.Prefix).Logger(),
-		iframe:   newIframePage(cfg.SockJSURL),
-		off:      make(map[transport.Name]bool),
-		srv:      srv,
-		upgrader: newUpgrader(),
+		cfg:    cfg,
+		prefix: strings.TrimSuffix(cfg.Prefix, "/"),
+		reg:    engine.NewRegistry(),
+		ws:     newLiveSet(),
+		log:    srv.log.With().Str("service", cfg.Prefix).Logger(),
+		iframe: newIframePage(cfg.SockJSURL),
+		off:    make(map[transport.Name]bool),
+		srv:    srv,
+	}
+	if cfg.WebsocketCompression {
+		svc.deflate = newDeflater(cfg.WebsocketCompressionMinBytes)
 	}
 	for _, t := range cfg.DisabledTransports {
 		svc.off[t] = true
