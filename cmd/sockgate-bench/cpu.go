@@ -22,6 +22,7 @@ type cpuMeter struct {
 	server, client time.Duration
 	cores          []int         // the server's CPUs, when the tool runs on others
 	coresBusy      time.Duration // their busy time
+	wire           int64         // wireBytes at the start
 	err            error
 }
 
@@ -32,10 +33,11 @@ type cpuUse struct {
 	// server: other processes, or interrupts; -1 when not known (the
 	// server is not pinned apart from the load tool).
 	others time.Duration
+	wire   int64 // bytes the tool's websockets read
 }
 
 func startCPU(pid int) cpuMeter {
-	m := cpuMeter{pid: pid, client: selfCPU()}
+	m := cpuMeter{pid: pid, client: selfCPU(), wire: wireBytes.Load()}
 	if pid <= 0 {
 		return m
 	}
@@ -50,7 +52,7 @@ func startCPU(pid int) cpuMeter {
 // used returns the CPU time used since startCPU; a failure to read the
 // server's is counted in errs and gives zero.
 func (m cpuMeter) used(errs *errorCounter) cpuUse {
-	u := cpuUse{client: selfCPU() - m.client, others: -1}
+	u := cpuUse{client: selfCPU() - m.client, others: -1, wire: wireBytes.Load() - m.wire}
 	if m.pid <= 0 {
 		return u
 	}
