@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -73,12 +74,12 @@ func TestNegotiateDeflate(t *testing.T) {
 // deflateServer serves /echo (an echo) and /bcast (testserver.Broadcast)
 // with permessage-deflate on (compress) or off, a 64 KiB message limit,
 // and the default 256-byte threshold.
-func deflateServer(t *testing.T, compress bool) (*Server, *httptest.Server, *testserver.Broadcast) {
+func deflateServer(t testing.TB, compress bool) (*Server, *httptest.Server, *testserver.Broadcast) {
 	t.Helper()
 	b := testserver.NewBroadcast()
 	echo := session.EventFuncs{Message: func(s session.Session, m string) { _ = s.Send(m) }}
 	srv, err := New(Config{
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Logger: zerolog.Nop(), MaxSessions: Unlimited, MaxSessionsPerIP: Unlimited,
 		Services: []Service{
 			{Prefix: "/echo", Events: echo, MaxMessageBytes: 64 << 10, WebsocketCompression: compress, HeartbeatDelay: time.Hour},
 			{Prefix: "/bcast", Events: b.Events(), WebsocketCompression: compress, HeartbeatDelay: time.Hour},
@@ -548,6 +549,97 @@ func FuzzInflate(f *testing.F) {
 		back, err := inflate(frame[hdr:], 0)
 		if err != nil || !bytes.Equal(back, in) {
 			t.Fatalf("round trip of %d bytes: %d bytes, %v", len(in), len(back), err)
+		}
+	})
+}
+
+// BenchmarkIdleWebsocketHeap is the heap an idle SockJS websocket session
+// holds (after a GC, opened and answered "o"), with permessage-deflate
+// negotiated and without, on the same clients: no context takeover means
+// the same, give or take a pointer. Each op is one session; heap-B/session
+// is the figure.
+func BenchmarkIdleWebsocketHeap(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			_, hs, _ := deflateServer(b, on)
+			addr := strings.TrimPrefix(hs.URL, "http://")
+			req := "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+			conns := make([]net.Conn, 0, b.N)
+			defer func() {
+				for _, c := range conns {
+					_ = c.Close()
+				}
+			}()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			buf := make([]byte, 4096)
+			b.ResetTimer()
+			for i := range b.N {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+				if _, err := fmt.Fprintf(c, "GET /echo/0/i%d/websocket HTTP/1.1\r\n%s", i, req); err != nil {
+					b.Fatal(err)
+				}
+				// The 101 and the "o" frame; they may come in two reads.
+				for got := ""; !strings.HasSuffix(got, "\x81\x01o"); {
+					_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					n, err := c.Read(buf)
+					if err != nil {
+						b.Fatalf("session %d: %v after %q", i, err, got)
+					}
+					got += string(buf[:n])
+				}
+			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/session")
+		})
+	}
+}
+
+// chatFrame is a SockJS frame of one chat event of about 300 bytes.
+var chatFrame = func() []byte {
+	ev := `{"type":"message","id":"1042","room":"lobby","from":"alice","text":"Are we still on for the release review tomorrow at ten? I pushed the fix for the reconnect loop last night, and the dashboard looks calm since then; Bob wants to walk through the numbers first.","ts":1764800000000}`
+	q, _ := json.Marshal([]string{ev})
+	return append([]byte("a"), q...)
+}()
+
+// BenchmarkDeflateChat is the cost of compressing one chat frame (a cache
+// miss: an echo, a reply) and of inflating what a client sends.
+func BenchmarkDeflateChat(b *testing.B) {
+	b.Run("compress", func(b *testing.B) {
+		d := newDeflater(0)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(chatFrame)))
+		var dst []byte
+		for range b.N {
+			dst = d.appendCompressed(dst[:0], chatFrame)
+		}
+		b.ReportMetric(float64(len(dst))/float64(len(chatFrame)), "ratio")
+	})
+	b.Run("cached", func(b *testing.B) {
+		d := newDeflater(0)
+		b.ReportAllocs()
+		var dst []byte
+		for range b.N {
+			dst = d.appendText(dst[:0], chatFrame)
+		}
+	})
+	b.Run("inflate", func(b *testing.B) {
+		z := deflated(chatFrame)
+		buf := make([]byte, 0, len(z)+16)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(chatFrame)))
+		for range b.N {
+			if _, err := inflate(append(buf[:0], z...), 1<<20); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
