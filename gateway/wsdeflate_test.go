@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	dto "github.com/prometheus/client_model/go"
@@ -640,6 +641,50 @@ func BenchmarkDeflateChat(b *testing.B) {
 			if _, err := inflate(append(buf[:0], z...), 1<<20); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// FuzzWSReaderDeflate: the frame reader with permessage-deflate
+// negotiated, on frames built from the input (final bit, RSV1, opcode,
+// payload; a payload marked compressed is deflated first when the next
+// input byte is odd, else sent as it is, usually not deflate data): never
+// a panic or a hang, never a message over the limit or not UTF-8, and a
+// protocol error always answered with a close.
+func FuzzWSReaderDeflate(f *testing.F) {
+	f.Add([]byte{0xC1, 5, 1, 'h', 'e', 'l', 'l', 'o'}) // compressed "hello"
+	f.Add([]byte{0x41, 2, 1, 'a', 'b', 0x80, 1, 0, 'c'})
+	f.Add([]byte{0xC1, 3, 0, 0xff, 0xff, 0xff}) // not deflate
+	f.Add([]byte{0xC9, 0, 0})                   // compressed ping
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var stream []byte
+		for len(in) >= 3 {
+			b0, n, mode := in[0], int(in[1]), in[2]
+			in = in[3:]
+			n = min(n, len(in))
+			p := in[:n]
+			in = in[n:]
+			if b0&rsv1 != 0 && mode&1 == 1 {
+				p = deflated(p)
+			}
+			fr := clientFrame(b0&0x80 != 0, b0&0x0f, p)
+			fr[0] |= b0 & rsv1
+			stream = append(stream, fr...)
+		}
+		c, controls := readerFor(t, stream, 300)
+		c.deflate = newDeflater(0)
+		var err error
+		for range 100 {
+			var p []byte
+			if p, err = c.ReadText(); err != nil {
+				break
+			}
+			if len(p) > 300 || !utf8.Valid(p) {
+				t.Fatalf("message of %d bytes (limit 300), UTF-8 %v", len(p), utf8.Valid(p))
+			}
+		}
+		if got := controls(); errors.Is(err, errWSProtocol) && (len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "close")) {
+			t.Fatalf("protocol error %v answered with %q, want a close", err, got)
 		}
 	})
 }
