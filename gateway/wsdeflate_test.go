@@ -430,28 +430,41 @@ func TestDeflateGorillaEcho(t *testing.T) {
 	}
 }
 
-// TestDeflateBroadcastOnce: a broadcast to 20 compressed subscribers is
-// compressed once, not once per subscriber, and each gets it intact.
+// TestDeflateBroadcastOnce: a broadcast to 10 compressed SockJS
+// websockets and 10 compressed raw websockets is compressed once per wire
+// format (the SockJS frame, the raw message), not once per subscriber, and
+// each gets it intact.
 func TestDeflateBroadcastOnce(t *testing.T) {
 	t.Parallel()
 	srv, hs, b := deflateServer(t, true)
 	d := websocket.Dialer{EnableCompression: true}
 	base := "ws" + strings.TrimPrefix(hs.URL, "http")
-	const n = 20
-	conns := make([]*websocket.Conn, n)
-	for i := range conns {
-		c, _, err := d.Dial(fmt.Sprintf("%s/bcast/0/s%d/websocket", base, i), nil)
+	const n = 10
+	var sockjs, raw []*websocket.Conn
+	for i := range 2 * n {
+		url := fmt.Sprintf("%s/bcast/0/s%d/websocket", base, i)
+		if i >= n {
+			url = base + "/bcast/websocket"
+		}
+		c, resp, err := d.Dial(url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		if ext := resp.Header.Get("Sec-Websocket-Extensions"); !strings.HasPrefix(ext, "permessage-deflate") {
+			t.Fatalf("subscriber %d: not compressed (%q)", i, ext)
+		}
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if i >= n {
+			raw = append(raw, c)
+			continue
+		}
 		if _, p, err := c.ReadMessage(); err != nil || string(p) != "o" {
 			t.Fatalf("subscriber %d: open frame %q, %v", i, p, err)
 		}
-		conns[i] = c
+		sockjs = append(sockjs, c)
 	}
-	for b.Room().Len() < n {
+	for b.Room().Len() < 2*n {
 		time.Sleep(time.Millisecond)
 	}
 	var svc *service
@@ -464,15 +477,20 @@ func TestDeflateBroadcastOnce(t *testing.T) {
 	msg := `{"type":"message","from":"alice","text":"` + strings.Repeat("a chat line of some length ", 10) + `"}`
 	b.Room().Broadcast(msg)
 	want, _ := json.Marshal([]string{msg})
-	for i, c := range conns {
+	for i, c := range sockjs {
 		if _, p, err := c.ReadMessage(); err != nil || string(p) != "a"+string(want) {
-			t.Fatalf("subscriber %d: %.40q, %v", i, p, err)
+			t.Fatalf("SockJS subscriber %d: %.40q, %v", i, p, err)
 		}
 	}
-	// One compression; a second only if two writers missed the cache at
-	// the same instant (the cache does not lock).
-	if got := svc.deflate.compressions.Load() - before; got < 1 || got > 2 {
-		t.Errorf("the broadcast was compressed %d times for %d subscribers, want once", got, n)
+	for i, c := range raw {
+		if _, p, err := c.ReadMessage(); err != nil || string(p) != msg {
+			t.Fatalf("raw subscriber %d: %.40q, %v", i, p, err)
+		}
+	}
+	// Once per format; one more only if two writers missed the cache at
+	// the same instant (it does not lock).
+	if got := svc.deflate.compressions.Load() - before; got < 2 || got > 3 {
+		t.Errorf("the broadcast was compressed %d times for %d subscribers in 2 formats, want twice", got, 2*n)
 	}
 }
 
