@@ -17,11 +17,12 @@ import (
 const wsReadBuffer = 256
 
 // wsConnRFC6455 is a server's RFC 6455 connection after the upgrade: our
-// own frame reader, and frames for the connWriter. gorilla/websocket does
-// the upgrade handshake; reading is ours because an idle connection then
-// holds 256 bytes instead of gorilla's buffer and connection state, and its
-// goroutine waits for data in a shallow stack that the garbage collector
-// can shrink. Frames must be masked; fragmented messages are joined;
+// own frame reader, and frames for the connWriter. The handshake is
+// upgradeWS; reading is ours, not gorilla/websocket's, because an idle
+// connection then holds 256 bytes instead of gorilla's buffer and
+// connection state, and its goroutine waits for data in a shallow stack
+// that the garbage collector can shrink. Frames must be masked; fragmented
+// messages are joined;
 // binary messages are dropped (SockJS speaks text). The one extension is
 // permessage-deflate, when negotiated (deflate set): a message whose first
 // frame has RSV1 set is inflated, and text messages of at least its
