@@ -22,18 +22,20 @@ const wsReadBuffer = 256
 // connection then holds 256 bytes instead of gorilla's buffer and
 // connection state, and its goroutine waits for data in a shallow stack
 // that the garbage collector can shrink. Frames must be masked; fragmented
-// messages are joined;
-// binary messages are dropped (SockJS speaks text). The one extension is
-// permessage-deflate, when negotiated (deflate set): a message whose first
-// frame has RSV1 set is inflated, and text messages of at least its
-// minBytes are written compressed. A protocol error (RSV1 without the
-// extension among them) is answered with a 1002 close, a text message that
-// is not UTF-8 or a compressed one that does not inflate with a 1007
-// close; a message whose declared length goes over the limit is
-// errMessageTooBig at once, before any of its payload is read, and ends
-// reading (the stream cannot be followed past it without reading what the
-// header declares). The limit bounds a compressed message twice: as it
-// arrives, and as it inflates (a deflate bomb stops at limit+1 bytes).
+// messages are joined; binary messages are dropped (SockJS speaks text).
+//
+// The one extension is permessage-deflate, when negotiated (deflate set):
+// a message whose first frame has RSV1 set is inflated, and text messages
+// of at least the deflater's minBytes are written compressed.
+//
+// A protocol error (RSV1 without the extension among them) is answered
+// with a 1002 close; a text message that is not UTF-8, or a compressed one
+// that does not inflate, with a 1007 close. A message whose declared
+// length goes over the limit is errMessageTooBig at once, before any of
+// its payload is read, and ends reading (the stream cannot be followed
+// past it without reading what the header declares). The limit bounds a
+// compressed message twice: as it arrives, and as it inflates (a deflate
+// bomb stops at limit+1 bytes).
 type wsConnRFC6455 struct {
 	conn    net.Conn
 	idle    time.Duration
