@@ -239,9 +239,11 @@ func (c countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// chatText is about n bytes of a chat event as a chat service sends one:
-// JSON with words, not a run of one letter, so that compression does what
-// it does on real traffic.
+// chatText is n bytes of chat events as a chat service sends them: JSON
+// with words, not a run of one letter, so that compression does what it
+// does on real traffic. One event is about 330 bytes; past that, events
+// follow one another with the same text (as in a batch of history, which
+// compresses better than one event does).
 func chatText(n int) string {
 	const text = "Are we still on for the release review tomorrow at ten? I pushed the fix for the reconnect loop " +
 		"last night, and the dashboard looks calm since then; Bob wants to walk through the broadcast numbers first, " +
