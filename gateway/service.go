@@ -26,7 +26,8 @@ const (
 	DefaultSockJSURL = "/static/sockjs.min.js"
 )
 
-// service is one mounted SockJS service of the native engine.
+// service is one mounted SockJS service of the native engine. Its
+// deflater (nil when off) does permessage-deflate on its websockets.
 type service struct {
 	cfg      Service
 	prefix   string
@@ -37,11 +38,11 @@ type service struct {
 	iframe   iframePage
 	off      map[transport.Name]bool // disabled transports
 	srv      *Server                 // policies, limits, metrics, drain state
-	deflate  *deflater               // permessage-deflate on the websockets (nil: off)
-	clients  sync.Map                // *engine.SockJS -> client, for the limiter and the registry key
-	expiries sync.Map                // session.Session -> *time.Timer, closing it when its token expires
-	owners   sync.Map                // session id -> registry key of its first session, to count foreign requests
-	walks    atomic.Int64            // walks of every session by closeAll (the drain's tests count them)
+	deflater *deflater
+	clients  sync.Map     // *engine.SockJS -> client, for the limiter and the registry key
+	expiries sync.Map     // session.Session -> *time.Timer, closing it when its token expires
+	owners   sync.Map     // session id -> registry key of its first session, to count foreign requests
+	walks    atomic.Int64 // walks of every session by closeAll (the drain's tests count them)
 }
 
 // client is where a session of the registry came from.
@@ -61,17 +62,15 @@ func newService(cfg Service, srv *Server) *service {
 		cfg.SockJSURL = DefaultSockJSURL
 	}
 	svc := &service{
-		cfg:    cfg,
-		prefix: strings.TrimSuffix(cfg.Prefix, "/"),
-		reg:    engine.NewRegistry(),
-		ws:     newLiveSet(),
-		log:    srv.log.With().Str("service", cfg.Prefix).Logger(),
-		iframe: newIframePage(cfg.SockJSURL),
-		off:    make(map[transport.Name]bool),
-		srv:    srv,
-	}
-	if cfg.WebsocketCompression {
-		svc.deflate = newDeflater(cfg.WebsocketCompressionMinBytes)
+		cfg:      cfg,
+		prefix:   strings.TrimSuffix(cfg.Prefix, "/"),
+		reg:      engine.NewRegistry(),
+		ws:       newLiveSet(),
+		log:      srv.log.With().Str("service", cfg.Prefix).Logger(),
+		iframe:   newIframePage(cfg.SockJSURL),
+		off:      make(map[transport.Name]bool),
+		srv:      srv,
+		deflater: websocketDeflater(cfg),
 	}
 	for _, t := range cfg.DisabledTransports {
 		svc.off[t] = true
@@ -97,6 +96,15 @@ func newService(cfg Service, srv *Server) *service {
 		Unfinished:           &srv.unfinished,
 	}.Resolve()
 	return svc
+}
+
+// websocketDeflater is the deflater of a service's websockets, nil when
+// it does not compress.
+func websocketDeflater(cfg Service) *deflater {
+	if !cfg.WebsocketCompression {
+		return nil
+	}
+	return newDeflater(cfg.WebsocketCompressionMinBytes)
 }
 
 // transportRoute is how one session transport is served.

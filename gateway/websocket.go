@@ -89,7 +89,7 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 // takes) and returns the connection, ready to read.
 func (svc *service) upgrade(w http.ResponseWriter, r *http.Request) (*wsConnRFC6455, error) {
 	var answer string
-	if svc.deflate != nil {
+	if svc.deflater != nil {
 		answer = negotiateDeflate(r.Header)
 	}
 	nc, err := upgradeWS(w, r, answer)
@@ -98,7 +98,7 @@ func (svc *service) upgrade(w http.ResponseWriter, r *http.Request) (*wsConnRFC6
 	}
 	c := newWSConn(nc, svc.opts.HeartbeatDelay)
 	if answer != "" {
-		c.deflate = svc.deflate
+		c.deflate = svc.deflater
 		svc.srv.metrics.wsCompressed.Inc()
 	}
 	return c, nil

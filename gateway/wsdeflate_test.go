@@ -473,7 +473,7 @@ func TestDeflateBroadcastOnce(t *testing.T) {
 			svc = s
 		}
 	}
-	before := svc.deflate.compressions.Load()
+	before := svc.deflater.compressions.Load()
 	msg := `{"type":"message","from":"alice","text":"` + strings.Repeat("a chat line of some length ", 10) + `"}`
 	b.Room().Broadcast(msg)
 	want, _ := json.Marshal([]string{msg})
@@ -489,7 +489,7 @@ func TestDeflateBroadcastOnce(t *testing.T) {
 	}
 	// Once per format; one more only if two writers missed the cache at
 	// the same instant (it does not lock).
-	if got := svc.deflate.compressions.Load() - before; got < 2 || got > 3 {
+	if got := svc.deflater.compressions.Load() - before; got < 2 || got > 3 {
 		t.Errorf("the broadcast was compressed %d times for %d subscribers in 2 formats, want twice", got, 2*n)
 	}
 }

@@ -281,17 +281,17 @@ const upstreamCloseWait = 2 * time.Second
 // serviceBase is the per-service settings every mounted service shares.
 func serviceBase(cfg config) gateway.Service {
 	base := gateway.Service{
-		HeartbeatDelay:               cfg.heartbeatDelay,
-		DisconnectDelay:              cfg.disconnectDelay,
-		ResponseLimit:                cfg.responseLimit,
-		DisableWebsocket:             cfg.disableWS,
-		CookieNeeded:                 cfg.cookieNeeded,
-		SockJSURL:                    cfg.sockjsURL,
-		MaxMessageBytes:              cfg.maxMessageBytes,
-		MaxQueueBytes:                cfg.maxQueueBytes,
-		MaxMessagesPerSecond:         cfg.maxMsgRate,
-		WebsocketCompression:         cfg.wsCompress,
-		WebsocketCompressionMinBytes: cfg.wsCompressMin,
+		HeartbeatDelay:       cfg.heartbeatDelay,
+		DisconnectDelay:      cfg.disconnectDelay,
+		ResponseLimit:        cfg.responseLimit,
+		DisableWebsocket:     cfg.disableWS,
+		CookieNeeded:         cfg.cookieNeeded,
+		SockJSURL:            cfg.sockjsURL,
+		MaxMessageBytes:      cfg.maxMessageBytes,
+		MaxQueueBytes:        cfg.maxQueueBytes,
+		MaxMessagesPerSecond: cfg.maxMsgRate,
 	}
+	base.WebsocketCompression = cfg.wsCompress
+	base.WebsocketCompressionMinBytes = cfg.wsCompressMin
 	return base
 }
