@@ -63,6 +63,14 @@ type Service struct {
 	// MaxMessagesPerSecond bounds what one client may send (0: no bound);
 	// over it the session closes with session.CodeRateLimited (3009).
 	MaxMessagesPerSecond int
+	// WebsocketCompression turns on permessage-deflate (RFC 7692) on the
+	// websocket and raw websocket endpoints of the native engine, for
+	// clients that offer it; always without context takeover. The compat
+	// engine ignores it.
+	WebsocketCompression bool
+	// WebsocketCompressionMinBytes is the smallest message sent compressed
+	// (DefaultWebsocketCompressionMinBytes); smaller ones go as they are.
+	WebsocketCompressionMinBytes int
 }
 
 // Config is the whole gateway. Zero values mean the documented defaults.

@@ -58,13 +58,13 @@ func writerPair(t *testing.T) (*connWriter, *queueSource, *websocket.Conn) {
 	q := &queueSource{}
 	ready := make(chan *connWriter, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := newUpgrader().Upgrade(w, r, nil)
+		conn, err := upgradeWS(w, r, "")
 		if err != nil {
 			t.Errorf("upgrade: %v", err)
 			return
 		}
 		t.Cleanup(func() { _ = conn.Close() })
-		ready <- newConnWriter(conn.NetConn(), q.fill)
+		ready <- newConnWriter(conn, q.fill)
 	}))
 	t.Cleanup(srv.Close)
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)

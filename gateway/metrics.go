@@ -45,6 +45,7 @@ type metrics struct {
 	refusals       *prometheus.CounterVec
 	requests       *prometheus.CounterVec
 	heartbeats     prometheus.Counter
+	wsCompressed   prometheus.Counter
 	draining       prometheus.Gauge
 	forward        *forwardMetrics
 	cluster        atomic.Pointer[cluster.Sessions] // nil on a single node
@@ -67,9 +68,10 @@ func newMetrics() *metrics {
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sockgate_refusals_total", Help: "Requests refused, by cause."}, []string{"cause"})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sockgate_http_requests_total", Help: "HTTP requests, by route and status."}, []string{"route", "status"})
 	m.heartbeats = prometheus.NewCounter(prometheus.CounterOpts{Name: "sockgate_heartbeats_total", Help: "Heartbeat frames sent."})
+	m.wsCompressed = prometheus.NewCounter(prometheus.CounterOpts{Name: "sockgate_websocket_compressed_total", Help: "Websocket connections (SockJS and raw) that negotiated permessage-deflate."})
 	m.draining = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sockgate_draining", Help: "1 while the gateway drains for shutdown."})
 	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsOpened, m.sessionsClosed, m.messagesIn,
-		m.messagesOut, m.bytesIn, m.bytesOut, m.slowClients, m.refusals, m.requests, m.heartbeats, m.draining,
+		m.messagesOut, m.bytesIn, m.bytesOut, m.slowClients, m.refusals, m.requests, m.heartbeats, m.wsCompressed, m.draining,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -27,14 +27,15 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 		svc.refuse(w, err)
 		return
 	}
-	conn, err := svc.upgrader.Upgrade(w, r, nil)
+	conn, err := svc.upgrade(w, r)
 	if err != nil {
 		svc.srv.limiter.release(ip)
+		svc.log.Debug().Err(err).Msg("websocket upgrade failed")
 		return
 	}
 	// As for the SockJS websocket: set up here, then read in a goroutine of
 	// our own so that net/http frees this one and its buffers.
-	ws := svc.openRawWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), r)
+	ws := svc.openRawWebsocket(conn, r)
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
@@ -83,7 +84,7 @@ func (f *rawWSFraming) appendFrame(dst, frame []byte, heartbeat, last bool) ([]b
 	case heartbeat:
 		return f.conn.AppendPing(dst), false
 	}
-	return append(dst, frame...), false
+	return f.conn.appendFrames(dst, frame), false
 }
 
 func (f *rawWSFraming) appendGone(dst []byte) []byte { return dst }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/sockgate/sockgate/session"
@@ -27,7 +26,8 @@ const (
 	DefaultSockJSURL = "/static/sockjs.min.js"
 )
 
-// service is one mounted SockJS service of the native engine.
+// service is one mounted SockJS service of the native engine. Its
+// deflater (nil when off) does permessage-deflate on its websockets.
 type service struct {
 	cfg      Service
 	prefix   string
@@ -38,7 +38,7 @@ type service struct {
 	iframe   iframePage
 	off      map[transport.Name]bool // disabled transports
 	srv      *Server                 // policies, limits, metrics, drain state
-	upgrader *websocket.Upgrader
+	deflater *deflater
 	clients  sync.Map     // *engine.SockJS -> client, for the limiter and the registry key
 	expiries sync.Map     // session.Session -> *time.Timer, closing it when its token expires
 	owners   sync.Map     // session id -> registry key of its first session, to count foreign requests
@@ -70,7 +70,7 @@ func newService(cfg Service, srv *Server) *service {
 		iframe:   newIframePage(cfg.SockJSURL),
 		off:      make(map[transport.Name]bool),
 		srv:      srv,
-		upgrader: newUpgrader(),
+		deflater: websocketDeflater(cfg),
 	}
 	for _, t := range cfg.DisabledTransports {
 		svc.off[t] = true
@@ -96,6 +96,15 @@ func newService(cfg Service, srv *Server) *service {
 		Unfinished:           &srv.unfinished,
 	}.Resolve()
 	return svc
+}
+
+// websocketDeflater is the deflater of a service's websockets, nil when
+// it does not compress.
+func websocketDeflater(cfg Service) *deflater {
+	if !cfg.WebsocketCompression {
+		return nil
+	}
+	return newDeflater(cfg.WebsocketCompressionMinBytes)
 }
 
 // transportRoute is how one session transport is served.

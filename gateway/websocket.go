@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -22,24 +21,6 @@ const (
 	// sending ours.
 	closeGrace = 2 * time.Second
 )
-
-// wsWriteBuffers is gorilla's write buffer pool. gorilla never writes a
-// frame for us (connWriter does), so with a pool it allocates no write
-// buffer at all.
-var wsWriteBuffers = &sync.Pool{}
-
-// newUpgrader returns the websocket upgrader of a service. gorilla does the
-// handshake only: frames are read by wsConnRFC6455 and written by
-// connWriter, and gorilla's connection value is dropped after the upgrade.
-// Origins are checked by the gateway's origin policy before the upgrade.
-func newUpgrader() *websocket.Upgrader {
-	return &websocket.Upgrader{
-		ReadBufferSize:  0, // gorilla reuses net/http's reader for the handshake
-		WriteBufferSize: 4096,
-		WriteBufferPool: wsWriteBuffers,
-		CheckOrigin:     func(*http.Request) bool { return true },
-	}
-}
 
 // checkUpgrade answers the websocket endpoints' errors for a GET that is not
 // a usable upgrade, as the reference server words them; it returns false
@@ -85,7 +66,7 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 		svc.serveHixie76(w, r, sid)
 		return
 	}
-	conn, err := svc.upgrader.Upgrade(w, r, nil)
+	conn, err := svc.upgrade(w, r)
 	if err != nil {
 		svc.srv.limiter.release(ip)
 		svc.log.Debug().Err(err).Msg("websocket upgrade failed")
@@ -94,13 +75,33 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// Read in a goroutine of our own and let this one return: net/http then
 	// frees the request and the connection's 8 KiB of buffers, which it
 	// would otherwise hold for the life of the websocket.
-	ws := svc.openWebsocket(newWSConn(conn.NetConn(), svc.opts.HeartbeatDelay), r, sid)
+	ws := svc.openWebsocket(conn, r, sid)
 	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
 		ws.readWebsocket()
 	}()
+}
+
+// upgrade answers an RFC 6455 handshake (permessage-deflate accepted when
+// the service compresses and the client offers it in a form sockgate
+// takes) and returns the connection, ready to read.
+func (svc *service) upgrade(w http.ResponseWriter, r *http.Request) (*wsConnRFC6455, error) {
+	var answer string
+	if svc.deflater != nil {
+		answer = negotiateDeflate(r.Header)
+	}
+	nc, err := upgradeWS(w, r, answer)
+	if err != nil {
+		return nil, err
+	}
+	c := newWSConn(nc, svc.opts.HeartbeatDelay)
+	if answer != "" {
+		c.deflate = svc.deflater
+		svc.srv.metrics.wsCompressed.Inc()
+	}
+	return c, nil
 }
 
 // wsConn is what the websocket transport needs of a connection, so RFC 6455

@@ -17,21 +17,30 @@ import (
 const wsReadBuffer = 256
 
 // wsConnRFC6455 is a server's RFC 6455 connection after the upgrade: our
-// own frame reader, and frames for the connWriter. gorilla/websocket does
-// the upgrade handshake; reading is ours because an idle connection then
-// holds 256 bytes instead of gorilla's buffer and connection state, and its
-// goroutine waits for data in a shallow stack that the garbage collector
-// can shrink. Frames must be masked and unextended (no extension is
-// negotiated); fragmented messages are joined; binary messages are dropped
-// (SockJS speaks text). A protocol error is answered with a 1002 close, a
-// text message that is not UTF-8 with a 1007 close; a message whose
-// declared length goes over the limit is errMessageTooBig at once, before
-// any of its payload is read, and ends reading (the stream cannot be
-// followed past it without reading what the header declares).
+// own frame reader, and frames for the connWriter. The handshake is
+// upgradeWS; reading is ours, not gorilla/websocket's, because an idle
+// connection then holds 256 bytes instead of gorilla's buffer and
+// connection state, and its goroutine waits for data in a shallow stack
+// that the garbage collector can shrink. Frames must be masked; fragmented
+// messages are joined; binary messages are dropped (SockJS speaks text).
+//
+// The one extension is permessage-deflate, when negotiated (deflate set):
+// a message whose first frame has RSV1 set is inflated, and text messages
+// of at least the deflater's minBytes are written compressed.
+//
+// A protocol error (RSV1 without the extension among them) is answered
+// with a 1002 close; a text message that is not UTF-8, or a compressed one
+// that does not inflate, with a 1007 close. A message whose declared
+// length goes over the limit is errMessageTooBig at once, before any of
+// its payload is read, and ends reading (the stream cannot be followed
+// past it without reading what the header declares). The limit bounds a
+// compressed message twice: as it arrives, and as it inflates (a deflate
+// bomb stops at limit+1 bytes).
 type wsConnRFC6455 struct {
 	conn    net.Conn
 	idle    time.Duration
-	limit   int64 // largest message (0: none)
+	limit   int64     // largest message (0: none)
+	deflate *deflater // permessage-deflate negotiated (nil: not)
 	control func(frame []byte, closing bool)
 	active  atomic.Bool // something arrived since the last KeepAlive
 	buf     [wsReadBuffer]byte
@@ -86,9 +95,9 @@ const (
 // ReadText returns the next text message.
 func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 	var msg []byte
-	inMessage, text := false, false
+	inMessage, text, compressed := false, false, false
 	for {
-		fin, op, n, key, err := c.header()
+		fin, op, n, key, comp, err := c.header()
 		if err != nil {
 			return nil, err
 		}
@@ -96,6 +105,9 @@ func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 		if op >= 0x8 { // control frame
 			if !fin {
 				return nil, c.protocolError("fragmented control frame")
+			}
+			if comp {
+				return nil, c.protocolError("compressed control frame")
 			}
 			if err := c.controlFrame(op, n, key); err != nil {
 				return nil, err
@@ -106,7 +118,9 @@ func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 			return nil, c.protocolError("unexpected frame")
 		}
 		if op != 0x0 {
-			inMessage, text = true, op == 0x1
+			inMessage, text, compressed = true, op == 0x1, comp
+		} else if comp {
+			return nil, c.protocolError("RSV1 set on a continuation frame")
 		}
 		if c.limit > 0 && int64(len(msg))+int64(n) > c.limit {
 			return nil, errMessageTooBig // at once: the payload is never read
@@ -116,6 +130,11 @@ func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 		}
 		if !fin {
 			continue
+		}
+		if text && compressed {
+			if msg, err = c.inflate(msg); err != nil {
+				return nil, err
+			}
 		}
 		if text {
 			if !utf8.Valid(msg) {
@@ -127,19 +146,24 @@ func (c *wsConnRFC6455) ReadText() ([]byte, error) {
 	}
 }
 
-// header reads one frame header: final bit, opcode, payload length and
-// masking key.
-func (c *wsConnRFC6455) header() (fin bool, op byte, n int, key [4]byte, err error) {
+// header reads one frame header: final bit, opcode, payload length,
+// masking key and RSV1 (only when permessage-deflate is negotiated; else
+// it is a reserved bit).
+func (c *wsConnRFC6455) header() (fin bool, op byte, n int, key [4]byte, comp bool, err error) {
 	if err = c.fill(2); err != nil {
 		return
 	}
 	b0, b1 := c.buf[c.r], c.buf[c.r+1]
 	fin, op = b0&0x80 != 0, b0&0x0f
-	if b0&0x70 != 0 {
-		return fin, op, 0, key, c.protocolError("reserved bits set")
+	reserved := byte(0x70)
+	if c.deflate != nil {
+		reserved, comp = 0x30, b0&rsv1 != 0
+	}
+	if b0&reserved != 0 {
+		return fin, op, 0, key, comp, c.protocolError("reserved bits set")
 	}
 	if b1&0x80 == 0 {
-		return fin, op, 0, key, c.protocolError("unmasked client frame")
+		return fin, op, 0, key, comp, c.protocolError("unmasked client frame")
 	}
 	size, ext := int(b1&0x7f), 0
 	switch size {
@@ -158,13 +182,25 @@ func (c *wsConnRFC6455) header() (fin bool, op byte, n int, key [4]byte, err err
 	case 8:
 		v := binary.BigEndian.Uint64(p)
 		if v > 1<<62 {
-			return fin, op, 0, key, c.protocolError("frame too long")
+			return fin, op, 0, key, comp, c.protocolError("frame too long")
 		}
 		size = int(v)
 	}
 	copy(key[:], p[ext:ext+4])
 	c.r += 2 + ext + 4
-	return fin, op, size, key, nil
+	return fin, op, size, key, comp, nil
+}
+
+// inflate returns the compressed message z inflated: errMessageTooBig over
+// the limit, a 1007 close when it does not inflate (the frames were sound;
+// their payload is not the deflate data it claims to be, as text that is
+// not UTF-8 is not the text it claims to be).
+func (c *wsConnRFC6455) inflate(z []byte) ([]byte, error) {
+	p, err := inflate(z, c.limit)
+	if errors.Is(err, errBadDeflate) {
+		return nil, c.closeWith(closeInvalidData, "invalid compressed data")
+	}
+	return p, err
 }
 
 // controlFrame answers a ping, notes a pong, and answers a close.
@@ -295,8 +331,25 @@ func (c *wsConnRFC6455) KeepAlive() {
 	}
 }
 
-func (c *wsConnRFC6455) AppendText(dst, p []byte) []byte { return appendWSFrame(dst, opText, p) }
-func (c *wsConnRFC6455) AppendPing(dst []byte) []byte    { return appendWSFrame(dst, opPing, nil) }
+// AppendText implements wsConn: compressed when permessage-deflate is
+// negotiated and p is long enough.
+func (c *wsConnRFC6455) AppendText(dst, p []byte) []byte {
+	if c.deflate != nil {
+		return c.deflate.appendText(dst, p)
+	}
+	return appendWSFrame(dst, opText, p)
+}
+
+// appendFrames appends frames, text messages framed by appendWSFrame,
+// compressing those long enough when permessage-deflate is negotiated.
+func (c *wsConnRFC6455) appendFrames(dst, frames []byte) []byte {
+	if c.deflate != nil {
+		return c.deflate.appendFrames(dst, frames)
+	}
+	return append(dst, frames...)
+}
+
+func (c *wsConnRFC6455) AppendPing(dst []byte) []byte { return appendWSFrame(dst, opPing, nil) }
 func (c *wsConnRFC6455) AppendClose(dst []byte, code int, reason string) []byte {
 	return appendWSClose(dst, code, reason)
 }

@@ -77,6 +77,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sources, "sources", 0, "source addresses 127.0.0.1, .2, ... to spread connections over, for a loopback server (default: 1 + sessions/10,000)")
 	fs.IntVar(&c.concurrency, "dial-concurrency", 200, "sessions being opened at once")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load tool's CPU profile to this file")
+	wsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

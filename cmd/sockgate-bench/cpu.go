@@ -23,6 +23,7 @@ type cpuMeter struct {
 	server, client time.Duration
 	cores          []int         // the server's CPUs, when the tool runs on others
 	coresBusy      time.Duration // their busy time
+	wire           int64         // wireBytes at the start
 	err            error
 }
 
@@ -33,10 +34,11 @@ type cpuUse struct {
 	// server: other processes, or interrupts; -1 when not known (the
 	// server is not pinned apart from the load tool).
 	others time.Duration
+	wire   int64 // bytes the tool's websockets read
 }
 
 func startCPU(pids []int) cpuMeter {
-	m := cpuMeter{pids: pids, client: selfCPU()}
+	m := cpuMeter{pids: pids, client: selfCPU(), wire: wireBytes.Load()}
 	if len(pids) == 0 {
 		return m
 	}
@@ -51,7 +53,7 @@ func startCPU(pids []int) cpuMeter {
 // used returns the CPU time used since startCPU; a failure to read the
 // server's is counted in errs and gives zero.
 func (m cpuMeter) used(errs *errorCounter) cpuUse {
-	u := cpuUse{client: selfCPU() - m.client, others: -1}
+	u := cpuUse{client: selfCPU() - m.client, others: -1, wire: wireBytes.Load() - m.wire}
 	if len(m.pids) == 0 {
 		return u
 	}

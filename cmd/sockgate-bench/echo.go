@@ -120,7 +120,11 @@ func padding(n int) string {
 	if p, ok := paddings.Load(n); ok {
 		return p.(string)
 	}
-	p, _ := paddings.LoadOrStore(n, strings.Repeat("x", n))
+	pad := strings.Repeat("x", n)
+	if chatPayload {
+		pad = chatText(n)
+	}
+	p, _ := paddings.LoadOrStore(n, pad)
 	return p.(string)
 }
 

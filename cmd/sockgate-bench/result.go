@@ -70,6 +70,9 @@ type result struct {
 	// else (other processes, interrupts) during the run: the noise. -1
 	// when unknown (the server is not pinned apart from the load tool).
 	OthersCPUSec float64 `json:"others_cpu_s"`
+	// WireBytesPerOp is what the tool's websockets read per operation,
+	// framing included, as it came over the wire (compressed or not).
+	WireBytesPerOp float64 `json:"wire_bytes_per_op,omitempty"`
 
 	Errors       int64             `json:"errors"`
 	Spurious2010 int64             `json:"spurious_2010"`
@@ -94,6 +97,9 @@ func (r *result) setCPU(u cpuUse, ops int64) {
 	r.ClientCPUSec = round(u.client.Seconds(), 3)
 	if ops > 0 && u.server > 0 {
 		r.ServerCPUusPerOp = round(float64(u.server)/float64(time.Microsecond)/float64(ops), 2)
+	}
+	if ops > 0 {
+		r.WireBytesPerOp = round(float64(u.wire)/float64(ops), 1)
 	}
 	r.OthersCPUSec = -1
 	if u.others >= 0 {

@@ -224,3 +224,50 @@ func forwarded(t *testing.T, url, kind string) float64 {
 	}
 	return 0
 }
+
+// TestBroadcastCompression: with -compression and -chat-json, a broadcast
+// of chat-like JSON over compressed websockets reads fewer bytes per
+// delivery than without, every message delivered both ways. Not parallel:
+// the options are the tool's globals (as its flags set them).
+func TestBroadcastCompression(t *testing.T) {
+	srv, err := gateway.New(gateway.Config{
+		Addr: "127.0.0.1:0", Logger: zerolog.Nop(), AllowedOrigins: []string{"*"},
+		Services: []gateway.Service{{Prefix: "/broadcast", Handler: testserver.NewBroadcast().Handler, WebsocketCompression: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	chatPayload = true
+	defer func() { chatPayload, wsCompression = false, false }()
+	perDelivery := map[bool]float64{}
+	for _, on := range []bool{false, true} {
+		wsCompression = on
+		c := testConfig(t, scenarioBroadcast, srv.URL()+"/broadcast", "websocket", 10)
+		c.size = 300
+		r := runTest(t, c)
+		if r.Delivered != 50 || r.WireBytesPerOp <= 0 {
+			t.Fatalf("compression %v: %+v", on, r)
+		}
+		perDelivery[on] = r.WireBytesPerOp
+	}
+	if perDelivery[true] > 0.8*perDelivery[false] {
+		t.Errorf("bytes per delivery: %.0f compressed, %.0f not: want at most 0.8x", perDelivery[true], perDelivery[false])
+	}
+	t.Logf("bytes per delivery: %.0f compressed, %.0f not", perDelivery[true], perDelivery[false])
+}
+
+// TestChatText: the chat-like padding has the size asked for and is not
+// one letter repeated.
+func TestChatText(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 64, 300, 5000} {
+		s := chatText(n)
+		if len(s) != n || n > 20 && strings.Count(s, s[:1]) == n {
+			t.Errorf("chatText(%d): %d bytes %.30q", n, len(s), s)
+		}
+	}
+}

@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -34,9 +38,32 @@ type wsConn struct {
 	pending []string     // messages of the last frame not yet returned
 }
 
-// dialWS opens a websocket; for SockJS it waits for the "o" frame.
+// Websocket client options, set by wsFlags.
+var (
+	// wsCompression offers permessage-deflate (the server decides).
+	wsCompression bool
+	// chatPayload pads messages with chat-like JSON instead of 'x'.
+	chatPayload bool
+)
+
+// wireBytes counts the bytes every websocket of the tool read from the
+// network (frame headers included, compressed as they came): the bytes
+// on the wire, which compression changes and message counts do not show.
+var wireBytes atomic.Int64
+
+// wsFlags registers the websocket client's options.
+func wsFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&wsCompression, "compression", false, "websockets offer permessage-deflate (the server answers whether it is used); wire_bytes_per_op shows the effect")
+	fs.BoolVar(&chatPayload, "chat-json", false, "pad messages with chat-like JSON text instead of 'x' (which compresses unrealistically well)")
+}
+
+// dialWS opens a websocket; for SockJS it waits for the "o" frame. Its
+// reads are counted in wireBytes.
 func dialWS(ctx context.Context, d *websocket.Dialer, url string, raw bool) (*wsConn, error) {
-	ws, resp, err := d.DialContext(ctx, url, nil)
+	dd := *d
+	dd.EnableCompression = wsCompression
+	dd.NetDialContext = countingDial(d.NetDialContext)
+	ws, resp, err := dd.DialContext(ctx, url, nil)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("websocket dial: %w (HTTP %d)", err, resp.StatusCode)
@@ -217,4 +244,45 @@ func plainASCII[T string | []byte](b T) bool {
 		}
 	}
 	return true
+}
+
+// countingDial wraps dial so that its connections count what they read in
+// wireBytes.
+func countingDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c}, nil
+	}
+}
+
+// countingConn is a connection whose reads are counted in wireBytes.
+type countingConn struct{ net.Conn }
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	wireBytes.Add(int64(n))
+	return n, err
+}
+
+// chatText is n bytes of chat events as a chat service sends them: JSON
+// with words, not a run of one letter, so that compression does what it
+// does on real traffic. One event is about 330 bytes; past that, events
+// follow one another with the same text (as in a batch of history, which
+// compresses better than one event does).
+func chatText(n int) string {
+	const text = "Are we still on for the release review tomorrow at ten? I pushed the fix for the reconnect loop " +
+		"last night, and the dashboard looks calm since then; Bob wants to walk through the broadcast numbers first, " +
+		"then we can decide whether compression stays on for the mobile clients."
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `{"type":"message","id":"%d","room":"lobby","from":"alice","text":%q,"ts":%d}`,
+			1000+i, text, 1764800000000+int64(i))
+	}
+	return b.String()[:n]
 }

@@ -40,6 +40,8 @@ type config struct {
 	maxConnsIP      int
 	bodyTimeout     time.Duration
 	maxMsgRate      int
+	wsCompress      bool
+	wsCompressMin   int
 	proxyIdle       time.Duration
 	natsURL         string
 	nodeID          string
@@ -96,6 +98,8 @@ func parseConfigFlags(args []string, getenv func(string) string, seen func(*flag
 	fs.IntVar(&c.maxConnsIP, "max-connections-per-ip", 2000, "open TCP connections per client address (IPv6 by /64) before new ones get 503 and are closed; trusted proxies are not counted (0: no bound)")
 	fs.DurationVar(&c.bodyTimeout, "body-read-timeout", 10*time.Second, "how long a client may take to send a request body (xhr_send, jsonp_send) before it gets 408 and its connection is closed")
 	fs.IntVar(&c.maxMsgRate, "max-messages-per-second", 0, "messages one client may send per second before it is closed with 3009 (0: no bound)")
+	fs.BoolVar(&c.wsCompress, "websocket-compression", false, "permessage-deflate on the websocket endpoints for clients that offer it (native engine; no context takeover)")
+	fs.IntVar(&c.wsCompressMin, "websocket-compression-min-bytes", gateway.DefaultWebsocketCompressionMinBytes, "with -websocket-compression: smaller websocket messages are sent uncompressed")
 	fs.DurationVar(&c.proxyIdle, "proxy-idle-timeout", 0, "idle timeout of the reverse proxy in front; a warning is logged when the heartbeat delay is not shorter")
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS server(s) with JetStream that join this node to others in one chat cluster, e.g. nats://127.0.0.1:4222 (empty: a single node)")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in logs and on the cluster bus (default: hostname-pid)")
@@ -163,6 +167,9 @@ func (c config) validate() error {
 	}
 	if c.engine == "sockjs-go" && c.maxMsgRate > 0 {
 		return errors.New("-max-messages-per-second is not supported by -engine sockjs-go: use the native engine or drop the flag")
+	}
+	if c.engine == "sockjs-go" && c.wsCompress {
+		return errors.New("-websocket-compression is not supported by -engine sockjs-go: use the native engine or drop the flag")
 	}
 	return nil
 }

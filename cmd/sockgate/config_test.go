@@ -185,6 +185,8 @@ func TestRefusedCommandLines(t *testing.T) {
 		{[]string{"-pprof"}, "-pprof needs -admin-addr"},
 		{[]string{"-pprof", "-admin-addr", ""}, "-pprof needs -admin-addr"},
 		{[]string{"-engine", "sockjs-go", "-max-messages-per-second", "5"}, "-max-messages-per-second"},
+		{[]string{"-engine", "sockjs-go", "-websocket-compression"}, "-websocket-compression"},
+		{[]string{"-websocket-compression-min-bytes", "0"}, "-websocket-compression-min-bytes"},
 		{[]string{"-body-read-timeout", "0s"}, "-body-read-timeout"},
 	} {
 		err := run(append(tc.args, "-addr", "127.0.0.1:0"))
@@ -229,5 +231,30 @@ func TestBasePathTrailingSlashIframe(t *testing.T) {
 	}
 	if w := get("/sg/echo/sockjs.min.js"); w.Code != http.StatusOK || w.Body.Len() < 10000 {
 		t.Errorf("GET /sg/echo/sockjs.min.js: %d, %d bytes", w.Code, w.Body.Len())
+	}
+}
+
+// -websocket-compression and its threshold reach every service, from the
+// command line or the environment; both are off and 256 by default.
+func TestWebsocketCompressionFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		on   bool
+		min  int
+	}{
+		{nil, nil, false, 256},
+		{[]string{"-websocket-compression"}, nil, true, 256},
+		{nil, map[string]string{"SOCKGATE_WEBSOCKET_COMPRESSION": "true", "SOCKGATE_WEBSOCKET_COMPRESSION_MIN_BYTES": "1024"}, true, 1024},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env))
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if s := serviceBase(c); s.WebsocketCompression != tc.on || s.WebsocketCompressionMinBytes != tc.min {
+			t.Errorf("%v %v: compression %v, min %d; want %v, %d", tc.args, tc.env,
+				s.WebsocketCompression, s.WebsocketCompressionMinBytes, tc.on, tc.min)
+		}
 	}
 }

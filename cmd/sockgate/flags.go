@@ -54,6 +54,8 @@ var rules = map[string]rule{
 	"max-session-id-length":   {"128", atLeast(8)},
 	"max-messages-per-second": {"100", atLeast(0)},
 	"upstream":                {"/ws/chat=ws://127.0.0.1:9000/ws/chat", nil},
+
+	"websocket-compression-min-bytes": {"256", atLeast(1)},
 }
 
 // checkFlags wraps every flag of fs so that a bad value, from the command

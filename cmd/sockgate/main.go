@@ -291,5 +291,7 @@ func serviceBase(cfg config) gateway.Service {
 		MaxQueueBytes:        cfg.maxQueueBytes,
 		MaxMessagesPerSecond: cfg.maxMsgRate,
 	}
+	base.WebsocketCompression = cfg.wsCompress
+	base.WebsocketCompressionMinBytes = cfg.wsCompressMin
 	return base
 }

@@ -309,8 +309,41 @@ for t in xhr-polling xhr-streaming; do
 done
 stop_all
 
-# (more scenarios, such as compression, go here: their result lines join
-# $RESULTS before the report)
+# Compression (issue 15): one native server with -websocket-compression;
+# the same chat-like JSON broadcast (300-byte messages at 20/s) to
+# websocket subscribers that offer permessage-deflate or do not, alternated.
+# Bytes read per delivery and server CPU per delivery, printed here (the
+# servers "deflate-on" and "deflate-off" are also in $RESULTS).
+echo "== compression: $BC_ROUNDS rounds of a chat-like JSON broadcast to $BC_WS websockets, with and without permessage-deflate"
+port=$((PORT + 9))
+taskset -c $SERVER_CPU bin/sockgate -addr 127.0.0.1:$port -conformance -websocket-compression -log-level error \
+	-max-sessions 0 -max-sessions-per-ip 0 -max-connections-per-ip 0 -allowed-origins '*' >>"$DIR/deflate.log" 2>&1 &
+PID_deflate=$! PIDS="$PIDS $!"
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"; do
+	i=$((i + 1))
+	if [ $i -ge 100 ]; then echo "run.sh: the compression server did not start; see $DIR/deflate.log" >&2 && exit 1; fi
+	sleep 0.1
+done
+r=0
+while [ $r -lt "$BC_ROUNDS" ]; do
+	for mode in off on; do
+		opt=""
+		if [ $mode = on ]; then opt=-compression; fi
+		taskset -c $CLIENT_CPU bin/sockgate-bench -server deflate-$mode -pid "$PID_deflate" -url "http://127.0.0.1:$port/broadcast" \
+			-scenario broadcast -transport websocket -sessions "$BC_WS" -messages "$BC_MESSAGES" -rate 20 -size 300 -chat-json $opt \
+			>>"$RESULTS" || FAILED=1
+	done
+	r=$((r + 1))
+done
+stop_all
+# field FIELD: the value of FIELD in the JSON line on stdin (numbers and
+# strings; the result lines are flat), so that no jq is needed.
+field() { sed -n 's/.*"'"$1"'":"\{0,1\}\([^",}]*\).*/\1/p'; }
+grep '"server":"deflate-' "$RESULTS" | while read -r line; do
+	echo "  $(echo "$line" | field server): $(echo "$line" | field wire_bytes_per_op) bytes read per delivery," \
+		"$(echo "$line" | field server_cpu_us_per_op) us server CPU per delivery, delivered $(echo "$line" | field delivered_fraction)"
+done
 
 echo
 echo "sockgate bench ($MODE), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
