@@ -80,7 +80,10 @@ func TestTargets(t *testing.T) {
 	satNative := bcRun(scenarioSaturation, labelNative, 2000, 5, 40, 160000)
 	satNative.ClientCPUSec = 1.9 // 95% of a core: saturated
 	satNative.Lost, satNative.OutOfOrder = 3, 1
+	deflateOn, deflateOff := bcRun(scenarioBroadcast, labelDeflateOn, 2000, 12, 3, 40000), bcRun(scenarioBroadcast, labelDeflateOff, 2000, 11, 3, 40000)
+	deflateOn.WireBytesPerOp, deflateOff.WireBytesPerOp = 230, 330
 	results := []result{
+		deflateOn, deflateOff,
 		bcRun(scenarioBroadcast, labelNative, 2000, 8, 3, 40000), bcRun(scenarioBroadcast, labelPlainWS, 2000, 11, 4, 40000),
 		bcRun(scenarioBroadcast, labelNative, 5000, 10, 5, 100000), bcRun(scenarioBroadcast, labelPlainWS, 5000, 11, 4, 100000),
 		satNative, bcRun(scenarioSaturation, labelPlainWS, 2000, 7, 30, 100000),
@@ -113,6 +116,8 @@ func TestTargets(t *testing.T) {
 		{[]string{"forwarded xhr-polling echo round trips/s"}, []string{"0.60x", "met"}},
 		{[]string{"forwarded xhr-polling echo: added p50"}, []string{"+700 us", "met"}},
 		{[]string{"forwarded xhr-streaming echo round trips/s"}, []string{"not run"}},
+		{[]string{"permessage-deflate bytes/delivery, chat JSON, 2,000"}, []string{"0.70x", "met"}},
+		{[]string{"permessage-deflate CPU/delivery, chat JSON, 2,000"}, []string{"1.09x", "met"}},
 	} {
 		line := targetLine(t, table, tt.name[0])
 		for _, w := range tt.want {
@@ -121,7 +126,7 @@ func TestTargets(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(table, "targets: 7 met, 4 missed, 4 not run") {
+	if !strings.Contains(table, "targets: 9 met, 4 missed, 4 not run") {
 		t.Errorf("summary line:\n%s", table)
 	}
 
