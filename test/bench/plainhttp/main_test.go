@@ -178,7 +178,9 @@ func TestBadInput(t *testing.T) {
 // stream opens an xhr_streaming response and returns a reader of its lines.
 func stream(t *testing.T, url string) *bufio.Reader {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	// Bounded, so that a stream that never ends fails the test instead
+	// of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		t.Fatal(err)
