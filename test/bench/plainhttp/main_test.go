@@ -15,10 +15,14 @@ import (
 
 const testTimeout = 5 * time.Second
 
-// start serves a fresh server on loopback.
-func start(t *testing.T) (*server, string) {
+// start serves a fresh server on loopback, after applying the changes
+// given.
+func start(t *testing.T, changes ...func(*server)) (*server, string) {
 	t.Helper()
 	s := newServer()
+	for _, change := range changes {
+		change(s)
+	}
 	srv := httptest.NewServer(s.mux())
 	t.Cleanup(srv.Close)
 	return s, srv.URL
@@ -113,8 +117,7 @@ func TestPolling(t *testing.T) {
 
 func TestPollTimeout(t *testing.T) {
 	t.Parallel()
-	s, base := start(t)
-	s.pollTimeout = 50 * time.Millisecond
+	_, base := start(t, func(s *server) { s.pollTimeout = 50 * time.Millisecond })
 	expectPost(t, base+"/echo/0/t/xhr", "", http.StatusOK, "o\n")
 	expectPost(t, base+"/echo/0/t/xhr", "", http.StatusOK, "h\n")
 }
@@ -175,7 +178,9 @@ func TestBadInput(t *testing.T) {
 // stream opens an xhr_streaming response and returns a reader of its lines.
 func stream(t *testing.T, url string) *bufio.Reader {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	// Bounded, so that a stream that never ends fails the test instead
+	// of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		t.Fatal(err)
