@@ -87,7 +87,8 @@ type SessionsOptions struct {
 }
 
 // Observer sees every request this node forwards to another: its kind
-// ("send", "pull", "abort", "alive"), how long it took (timed tells
+// ("send", "pull", "abort", "alive"; "acks" for acknowledgements of polls
+// sent on their own, see queueAck), how long it took (timed tells
 // whether that is a round trip worth timing: a pull that waited for the
 // session to have a frame is not) and how it ended.
 type Observer func(kind string, took time.Duration, timed bool, err error)
@@ -147,6 +148,13 @@ type Sessions struct {
 	wg       sync.WaitGroup
 
 	conflicts atomic.Int64
+
+	subjects sync.Map // instance -> "<prefix>.fwd.<instance>."
+
+	ackMu      sync.Mutex
+	acks       map[string][]string // owner -> poll leases acknowledged (see queueAck)
+	ackArmed   bool                // a flushAcks is due
+	ackStopped bool                // Close: no more timers
 }
 
 // maxCached bounds the owner cache; it is emptied when full.
@@ -274,7 +282,12 @@ func (c *Sessions) RemoteReceivers() int {
 
 // subject is where the node of instance takes forwarded requests of kind.
 func (c *Sessions) subject(instance, kind string) string {
-	return c.b.opts.SubjectPrefix + ".fwd." + subjectToken(instance) + "." + kind
+	if p, ok := c.subjects.Load(instance); ok {
+		return p.(string) + kind
+	}
+	p := c.b.opts.SubjectPrefix + ".fwd." + subjectToken(instance) + "."
+	c.subjects.Store(instance, p) // a handful of nodes
+	return p + kind
 }
 
 // sessionKey names a session in the bucket: service prefix and id,
@@ -424,6 +437,10 @@ func (c *Sessions) Close() error {
 	for _, sub := range c.subs {
 		_ = sub.Unsubscribe()
 	}
+	c.ackMu.Lock()
+	c.ackStopped = true
+	c.ackMu.Unlock()
+	c.flushAcks()
 	_ = c.b.nc.FlushTimeout(time.Second) // the other nodes' requests now find no responder
 	for _, l := range leases {
 		l.expire()
