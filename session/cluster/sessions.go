@@ -33,6 +33,10 @@ const (
 	DefaultLeaseTTL = 10 * time.Second
 	// DefaultForwardTimeout bounds a forwarded request other than a pull.
 	DefaultForwardTimeout = 5 * time.Second
+	// DefaultAckDelay is how long the acknowledgement of a forwarded
+	// poll's frame waits for a request to the same owner to ride on
+	// before it goes in a message of its own.
+	DefaultAckDelay = 10 * time.Millisecond
 	// DefaultOwnerGrace is how long a front node keeps retrying a request
 	// for an owner that has no subscription (NATS reconnecting) while its
 	// heartbeats still arrive.
@@ -78,12 +82,13 @@ type LocalSessions interface {
 type SessionsOptions struct {
 	// Bucket is the ownership key-value bucket (DefaultSessionsBucket).
 	Bucket string
-	// PullWait, LeaseTTL, ForwardTimeout, OwnerGrace: see the Default*
-	// constants.
+	// PullWait, LeaseTTL, ForwardTimeout, OwnerGrace, AckDelay: see the
+	// Default* constants.
 	PullWait       time.Duration
 	LeaseTTL       time.Duration
 	ForwardTimeout time.Duration
 	OwnerGrace     time.Duration
+	AckDelay       time.Duration
 }
 
 // Observer sees every request this node forwards to another: its kind
@@ -108,6 +113,9 @@ func (o SessionsOptions) resolve() SessionsOptions {
 	}
 	if o.OwnerGrace <= 0 {
 		o.OwnerGrace = DefaultOwnerGrace
+	}
+	if o.AckDelay <= 0 {
+		o.AckDelay = DefaultAckDelay
 	}
 	return o
 }

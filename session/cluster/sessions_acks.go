@@ -12,7 +12,7 @@ import (
 // owner forget the copy it keeps for a pull whose reply was lost. Such
 // acknowledgements wait here, by owner, and ride on the next request this
 // node forwards to that owner, whatever its kind or session (header
-// hAcks). Those still waiting after ackDelay go in a message of their own,
+// hAcks). Those still waiting after AckDelay go in a message of their own,
 // sent without waiting for an answer. One that is lost costs only the
 // owner's memory of the frame until its lease expires.
 
@@ -27,9 +27,6 @@ const (
 	kindAcks = "acks"
 )
 
-// ackDelay is how long an acknowledgement waits for a request to ride on.
-const ackDelay = 10 * time.Millisecond
-
 // maxAcksPerMsg bounds the leases one message acknowledges.
 const maxAcksPerMsg = 256
 
@@ -43,7 +40,7 @@ func (c *Sessions) queueAck(owner, lease string) {
 	c.acks[owner] = append(c.acks[owner], lease)
 	if !c.ackArmed && !c.ackStopped {
 		c.ackArmed = true
-		time.AfterFunc(ackDelay, c.flushAcks)
+		time.AfterFunc(c.opts.AckDelay, c.flushAcks)
 	}
 }
 
