@@ -159,6 +159,9 @@ type Sessions struct {
 
 	subjects sync.Map // instance -> "<prefix>.fwd.<instance>."
 
+	leasePrefix string        // random, this Sessions's
+	leaseSeq    atomic.Uint64 // leases asked for so far
+
 	ackMu      sync.Mutex
 	acks       map[string][]string // owner -> poll leases acknowledged (see queueAck)
 	ackArmed   bool                // a flushAcks is due
@@ -174,7 +177,8 @@ func NewSessions(ctx context.Context, b *NATSBus, opts SessionsOptions) (*Sessio
 	opts = opts.resolve()
 	c := &Sessions{b: b, opts: opts, log: b.log.With().Str("part", "sessions").Logger(),
 		claimed: make(map[string]uint64), leases: make(map[string]*lease), byKey: make(map[string]*lease),
-		pulling: make(map[string]bool), inflight: make(map[string]map[*context.CancelFunc]struct{}), observe: func(string, time.Duration, bool, error) {}}
+		pulling: make(map[string]bool), inflight: make(map[string]map[*context.CancelFunc]struct{}), observe: func(string, time.Duration, bool, error) {},
+		leasePrefix: randomHex() + randomHex() + "-"}
 	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
 	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{

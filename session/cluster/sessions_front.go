@@ -127,7 +127,7 @@ func (c *Sessions) Poll(ctx context.Context, owner, prefix, id string) (*RemoteR
 }
 
 func (c *Sessions) pull(ctx context.Context, owner, prefix, id string, poll bool) (*RemoteReceiver, error) {
-	rr := &RemoteReceiver{c: c, owner: owner, prefix: prefix, id: id, lease: randomHex() + randomHex(), poll: poll}
+	rr := &RemoteReceiver{c: c, owner: owner, prefix: prefix, id: id, lease: c.newLease(), poll: poll}
 	c.mu.Lock()
 	c.pulling[rr.lease] = true
 	c.mu.Unlock()
@@ -158,6 +158,13 @@ func (c *Sessions) pull(ctx context.Context, owner, prefix, id string, poll bool
 		c.forgetOwner(ctx, prefix, id, owner)
 		return nil, ErrNoSession
 	}
+}
+
+// newLease names a receiver this node asks an owner for: unique across
+// nodes and restarts (a random prefix per Sessions) without a random read
+// per request.
+func (c *Sessions) newLease() string {
+	return c.leasePrefix + strconv.FormatUint(c.leaseSeq.Add(1), 36)
 }
 
 // request sends one pull operation with the acknowledgement of the last
