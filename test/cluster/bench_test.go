@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -19,14 +20,16 @@ import (
 
 // BenchmarkXHRPollingEcho measures xhr-polling echo round trips (a send and
 // the poll that carries the echo) on sessions served by their own node
-// (local) and through another node that forwards both requests over NATS
-// (forwarded), on loopback: one client after another round trip (its
+// (local), through another node that forwards both requests over NATS
+// (forwarded), and by both nodes in turn, request after request, as a
+// round-robin balancer spreads them (alternating: about half the requests
+// forwarded), on loopback: one client after another round trip (its
 // latency), and 16 clients at once (the throughput, when the CPU is the
 // limit). It reports the median and 99th percentile round trip (the
 // difference of the medians is the forwarding's added latency), the CPU
 // time both nodes used per round trip (node-cpu, from /proc), the test
 // process's (test-cpu: the clients and the NATS server) and how many
-// requests the front node forwarded per round trip.
+// requests the nodes forwarded per round trip.
 //
 //	go test -run '^$' -bench XHRPollingEcho -benchtime 3s ./test/cluster/
 func BenchmarkXHRPollingEcho(b *testing.B) {
@@ -35,25 +38,30 @@ func BenchmarkXHRPollingEcho(b *testing.B) {
 	front := startNode(b, "node-b", nats.URL())
 	for _, clients := range []int{1, 16} {
 		for _, bc := range []struct {
-			name  string
-			front *node
-		}{{"local", owner}, {"forwarded", front}} {
+			name   string
+			fronts []*node
+		}{{"local", []*node{owner}}, {"forwarded", []*node{front}}, {"alternating", []*node{front, owner}}} {
 			b.Run(fmt.Sprintf("%s-%d", bc.name, clients), func(b *testing.B) {
-				benchEcho(b, owner, bc.front, clients)
+				benchEcho(b, owner, front, bc.fronts, clients)
 			})
 		}
 	}
 }
 
 // benchEcho runs b.N echo round trips over clients sessions created on
-// owner and served through front.
-func benchEcho(b *testing.B, owner, front *node, clients int) {
+// owner and served through fronts, in turn; front is the node that is not
+// the owner.
+func benchEcho(b *testing.B, owner, front *node, fronts []*node, clients int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conns := make([]*sockjsclient.Conn, clients)
 	for i := range conns {
-		client, p := newPinned(owner, front)
-		defer p.base.CloseIdleConnections()
+		rr := &rotating{first: owner.addr, base: &http.Transport{MaxIdleConnsPerHost: 4}}
+		for _, n := range fronts {
+			rr.hosts = append(rr.hosts, n.addr)
+		}
+		defer rr.base.CloseIdleConnections()
+		client := &http.Client{Transport: rr}
 		c, err := sockjsclient.Dial(ctx, owner.url+"/echo", sockjsclient.Options{
 			Transport: sockjsclient.TransportXHRPolling, HTTPClient: client})
 		if err != nil {
@@ -65,7 +73,7 @@ func benchEcho(b *testing.B, owner, front *node, clients int) {
 	rtts := make([][]time.Duration, clients)
 	var left atomic.Int64
 	left.Store(int64(b.N))
-	fwd0 := forwardedTotal(b, front)
+	fwd0 := forwardedTotal(b, front) + forwardedTotal(b, owner)
 	cpu0 := procCPU(b, owner.Cmd.Process.Pid) + procCPU(b, front.Cmd.Process.Pid)
 	self0 := procCPU(b, os.Getpid())
 	b.ResetTimer()
@@ -95,7 +103,7 @@ func benchEcho(b *testing.B, owner, front *node, clients int) {
 	}
 	cpu := procCPU(b, owner.Cmd.Process.Pid) + procCPU(b, front.Cmd.Process.Pid) - cpu0
 	self := procCPU(b, os.Getpid()) - self0
-	fwd := forwardedTotal(b, front) - fwd0
+	fwd := forwardedTotal(b, front) + forwardedTotal(b, owner) - fwd0
 	all := slices.Concat(rtts...)
 	slices.Sort(all)
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
@@ -103,6 +111,25 @@ func benchEcho(b *testing.B, owner, front *node, clients int) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "node-cpu-µs/op")
 	b.ReportMetric(float64(self.Microseconds())/float64(b.N), "test-cpu-µs/op")
 	b.ReportMetric(fwd/float64(b.N), "forwards/op")
+}
+
+// rotating sends a client's first request (which creates the session) to
+// first and the later ones to hosts in turn, on keep-alive connections.
+type rotating struct {
+	first string   // host:port
+	hosts []string // host:port
+	next  atomic.Uint64
+	base  *http.Transport
+}
+
+func (r *rotating) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := r.first
+	if n := r.next.Add(1) - 1; n > 0 {
+		host = r.hosts[(n-1)%uint64(len(r.hosts))]
+	}
+	r2 := req.Clone(req.Context())
+	r2.URL.Host, r2.Host = host, host
+	return r.base.RoundTrip(r2)
 }
 
 // procCPU is the user and system CPU time process pid has used so far
