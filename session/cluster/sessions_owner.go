@@ -269,7 +269,11 @@ func (l *lease) run(first *nats.Msg) {
 			case <-l.expired:
 				continue
 			case <-ttl.C:
-				l.c.log.Debug().Str("front", l.front).Msg("front node silent: receiver released, frames given back")
+				if l.detached {
+					l.c.log.Debug().Str("front", l.front).Msg("poll never acknowledged: its frame taken as written")
+				} else {
+					l.c.log.Debug().Str("front", l.front).Msg("front node silent: receiver released, frames given back")
+				}
 				l.giveBack()
 				l.detach()
 				return
