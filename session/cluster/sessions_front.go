@@ -173,7 +173,9 @@ func (rr *RemoteReceiver) request(ctx context.Context, op string) (*nats.Msg, er
 	msg := nats.NewMsg("")
 	msg.Header.Set(hOp, op)
 	msg.Header.Set(hLease, rr.lease)
-	msg.Header.Set(hAck, strconv.FormatUint(rr.seq, 10))
+	if op != opOpen { // an open acknowledges nothing
+		msg.Header.Set(hAck, strconv.FormatUint(rr.seq, 10))
+	}
 	if op == opOpen {
 		msg.Header.Set(hSvc, rr.prefix)
 		msg.Header.Set(hSid, rr.id)

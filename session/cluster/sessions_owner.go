@@ -182,11 +182,11 @@ func (c *Sessions) openLease(m *nats.Msg) {
 		return
 	}
 	key := sessionKey(prefix, id)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	rcv, err := s.AttachWait(ctx)
+	// Each wait is bounded by engine.AttachGrace, ReleaseStale's by its
+	// own timeouts.
+	rcv, err := s.AttachWait(context.Background())
 	if errors.Is(err, engine.ErrReceiverAttached) && c.ReleaseStale(prefix, id) {
-		rcv, err = s.AttachWait(ctx)
+		rcv, err = s.AttachWait(context.Background())
 	}
 	switch {
 	case errors.Is(err, engine.ErrReceiverAttached):
@@ -357,15 +357,17 @@ func (l *lease) serve(m *nats.Msg) bool {
 
 // reply answers a pull with the held frame.
 func (l *lease) reply(m *nats.Msg) {
-	last := "0"
-	if l.heldLast {
-		last = "1"
+	seq := strconv.FormatUint(l.seq, 10)
+	switch { // an absent Sg-Last means "0" (to every version)
+	case l.detached && l.heldLast:
+		respond(m, stOK, l.held, hSeq, seq, hLast, "1", hDetached, "1")
+	case l.detached:
+		respond(m, stOK, l.held, hSeq, seq, hDetached, "1")
+	case l.heldLast:
+		respond(m, stOK, l.held, hSeq, seq, hLast, "1")
+	default:
+		respond(m, stOK, l.held, hSeq, seq)
 	}
-	if l.detached {
-		respond(m, stOK, l.held, hSeq, strconv.FormatUint(l.seq, 10), hLast, last, hDetached, "1")
-		return
-	}
-	respond(m, stOK, l.held, hSeq, strconv.FormatUint(l.seq, 10), hLast, last)
 }
 
 // onAbort interrupts a lease's pull and ends it with 1002.
