@@ -43,7 +43,11 @@ func (svc *service) forwardReceive(w http.ResponseWriter, r *http.Request, sid s
 		if mine || owner == "" {
 			return false
 		}
-		rr, err := c.Pull(ctx, owner, svc.prefix, key)
+		pull := c.Pull
+		if !rv.streaming {
+			pull = c.Poll
+		}
+		rr, err := pull(ctx, owner, svc.prefix, key)
 		switch {
 		case errors.Is(err, cluster.ErrNoSession):
 			svc.log.Debug().Str("session", sid).Str("owner", owner).Msg("owner has no such session: record dropped")
@@ -245,7 +249,7 @@ type forwardMetrics struct {
 func newForwardMetrics(sessions func() *cluster.Sessions) *forwardMetrics {
 	fm := &forwardMetrics{sessions: sessions}
 	fm.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sockgate_forwarded_requests_total",
-		Help: "Requests forwarded to the node that owns the session, by kind (send, pull, abort, alive)."}, []string{"kind"})
+		Help: "Requests forwarded to the node that owns the session, by kind (send, pull, abort, alive; acks: poll acknowledgements that found no request to ride on)."}, []string{"kind"})
 	fm.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sockgate_forward_seconds",
 		Help:    "Round trip of a forwarded request to the owning node, by kind (a pull's wait for a frame not included).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1}}, []string{"kind"})

@@ -33,6 +33,10 @@ const (
 	DefaultLeaseTTL = 10 * time.Second
 	// DefaultForwardTimeout bounds a forwarded request other than a pull.
 	DefaultForwardTimeout = 5 * time.Second
+	// DefaultAckDelay is how long the acknowledgement of a forwarded
+	// poll's frame waits for a request to the same owner to ride on
+	// before it goes in a message of its own.
+	DefaultAckDelay = 10 * time.Millisecond
 	// DefaultOwnerGrace is how long a front node keeps retrying a request
 	// for an owner that has no subscription (NATS reconnecting) while its
 	// heartbeats still arrive.
@@ -78,16 +82,18 @@ type LocalSessions interface {
 type SessionsOptions struct {
 	// Bucket is the ownership key-value bucket (DefaultSessionsBucket).
 	Bucket string
-	// PullWait, LeaseTTL, ForwardTimeout, OwnerGrace: see the Default*
-	// constants.
+	// PullWait, LeaseTTL, ForwardTimeout, OwnerGrace, AckDelay: see the
+	// Default* constants.
 	PullWait       time.Duration
 	LeaseTTL       time.Duration
 	ForwardTimeout time.Duration
 	OwnerGrace     time.Duration
+	AckDelay       time.Duration
 }
 
 // Observer sees every request this node forwards to another: its kind
-// ("send", "pull", "abort", "alive"), how long it took (timed tells
+// ("send", "pull", "abort", "alive"; "acks" for acknowledgements of polls
+// sent on their own, see queueAck), how long it took (timed tells
 // whether that is a round trip worth timing: a pull that waited for the
 // session to have a frame is not) and how it ended.
 type Observer func(kind string, took time.Duration, timed bool, err error)
@@ -107,6 +113,9 @@ func (o SessionsOptions) resolve() SessionsOptions {
 	}
 	if o.OwnerGrace <= 0 {
 		o.OwnerGrace = DefaultOwnerGrace
+	}
+	if o.AckDelay <= 0 {
+		o.AckDelay = DefaultAckDelay
 	}
 	return o
 }
@@ -147,6 +156,16 @@ type Sessions struct {
 	wg       sync.WaitGroup
 
 	conflicts atomic.Int64
+
+	subjects sync.Map // instance -> "<prefix>.fwd.<instance>."
+
+	leasePrefix string        // random, this Sessions's
+	leaseSeq    atomic.Uint64 // leases asked for so far
+
+	ackMu      sync.Mutex
+	acks       map[string][]string // owner -> poll leases acknowledged (see queueAck)
+	ackArmed   bool                // a flushAcks is due
+	ackStopped bool                // Close: no more timers
 }
 
 // maxCached bounds the owner cache; it is emptied when full.
@@ -158,7 +177,8 @@ func NewSessions(ctx context.Context, b *NATSBus, opts SessionsOptions) (*Sessio
 	opts = opts.resolve()
 	c := &Sessions{b: b, opts: opts, log: b.log.With().Str("part", "sessions").Logger(),
 		claimed: make(map[string]uint64), leases: make(map[string]*lease), byKey: make(map[string]*lease),
-		pulling: make(map[string]bool), inflight: make(map[string]map[*context.CancelFunc]struct{}), observe: func(string, time.Duration, bool, error) {}}
+		pulling: make(map[string]bool), inflight: make(map[string]map[*context.CancelFunc]struct{}), observe: func(string, time.Duration, bool, error) {},
+		leasePrefix: randomHex() + randomHex() + "-"}
 	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
 	defer cancel()
 	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -274,7 +294,12 @@ func (c *Sessions) RemoteReceivers() int {
 
 // subject is where the node of instance takes forwarded requests of kind.
 func (c *Sessions) subject(instance, kind string) string {
-	return c.b.opts.SubjectPrefix + ".fwd." + subjectToken(instance) + "." + kind
+	if p, ok := c.subjects.Load(instance); ok {
+		return p.(string) + kind
+	}
+	p := c.b.opts.SubjectPrefix + ".fwd." + subjectToken(instance) + "."
+	c.subjects.Store(instance, p) // a handful of nodes
+	return p + kind
 }
 
 // sessionKey names a session in the bucket: service prefix and id,
@@ -424,6 +449,10 @@ func (c *Sessions) Close() error {
 	for _, sub := range c.subs {
 		_ = sub.Unsubscribe()
 	}
+	c.ackMu.Lock()
+	c.ackStopped = true
+	c.ackMu.Unlock()
+	c.flushAcks()
 	_ = c.b.nc.FlushTimeout(time.Second) // the other nodes' requests now find no responder
 	for _, l := range leases {
 		l.expire()

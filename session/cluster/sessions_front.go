@@ -24,6 +24,7 @@ const retryPause = 100 * time.Millisecond
 // timeouts are tried again too (pulls are idempotent; sends are not).
 func (c *Sessions) forward(ctx context.Context, owner, kind string, msg *nats.Msg, timeout time.Duration, retry, timed bool) (*nats.Msg, error) {
 	msg.Subject = c.subject(owner, kind)
+	c.attachAcks(owner, msg)
 	c.b.watch(owner)
 	start := time.Now()
 	giveUp := start.Add(c.opts.OwnerGrace)
@@ -101,6 +102,8 @@ type RemoteReceiver struct {
 	first               []byte
 	firstLast, hasFirst bool
 	ended               bool
+	poll                bool // one frame (see Poll)
+	detached            bool // the owner detached its receiver with the last frame
 }
 
 // Pull attaches a receiver to the session on owner for a request this
@@ -110,7 +113,21 @@ type RemoteReceiver struct {
 // then dropped: the caller may claim the id) and ErrNodeGone when the owner
 // is gone.
 func (c *Sessions) Pull(ctx context.Context, owner, prefix, id string) (*RemoteReceiver, error) {
-	rr := &RemoteReceiver{c: c, owner: owner, prefix: prefix, id: id, lease: randomHex() + randomHex()}
+	return c.pull(ctx, owner, prefix, id, false)
+}
+
+// Poll is Pull for a response that carries one frame (xhr-polling, jsonp):
+// the owner detaches its receiver as soon as it hands the frame out, so
+// the client's next request attaches at once on any node, and Done (or
+// DoneAsync) only acknowledges the frame, without waiting for an answer.
+// Against an owner of a version before this (it does not detach), Done is
+// Pull's.
+func (c *Sessions) Poll(ctx context.Context, owner, prefix, id string) (*RemoteReceiver, error) {
+	return c.pull(ctx, owner, prefix, id, true)
+}
+
+func (c *Sessions) pull(ctx context.Context, owner, prefix, id string, poll bool) (*RemoteReceiver, error) {
+	rr := &RemoteReceiver{c: c, owner: owner, prefix: prefix, id: id, lease: c.newLease(), poll: poll}
 	c.mu.Lock()
 	c.pulling[rr.lease] = true
 	c.mu.Unlock()
@@ -143,17 +160,29 @@ func (c *Sessions) Pull(ctx context.Context, owner, prefix, id string) (*RemoteR
 	}
 }
 
+// newLease names a receiver this node asks an owner for: unique across
+// nodes and restarts (a random prefix per Sessions) without a random read
+// per request.
+func (c *Sessions) newLease() string {
+	return c.leasePrefix + strconv.FormatUint(c.leaseSeq.Add(1), 36)
+}
+
 // request sends one pull operation with the acknowledgement of the last
 // frame.
 func (rr *RemoteReceiver) request(ctx context.Context, op string) (*nats.Msg, error) {
 	msg := nats.NewMsg("")
 	msg.Header.Set(hOp, op)
 	msg.Header.Set(hLease, rr.lease)
-	msg.Header.Set(hAck, strconv.FormatUint(rr.seq, 10))
+	if op != opOpen { // an open acknowledges nothing
+		msg.Header.Set(hAck, strconv.FormatUint(rr.seq, 10))
+	}
 	if op == opOpen {
 		msg.Header.Set(hSvc, rr.prefix)
 		msg.Header.Set(hSid, rr.id)
 		msg.Header.Set(hFront, rr.c.b.instance)
+		if rr.poll {
+			msg.Header.Set(hPoll, "1")
+		}
 	}
 	timeout := attemptMargin // done
 	switch op {
@@ -172,6 +201,7 @@ func (rr *RemoteReceiver) frame(reply *nats.Msg) (frame []byte, last bool) {
 		return nil, false
 	}
 	rr.seq = seq
+	rr.detached = reply.Header.Get(hDetached) == "1"
 	return reply.Data, reply.Header.Get(hLast) == "1"
 }
 
@@ -210,6 +240,10 @@ func (rr *RemoteReceiver) Done() {
 	if rr.ended {
 		return
 	}
+	if rr.detached {
+		rr.ack()
+		return
+	}
 	// Tried again until it gets through or the owner's lease would have
 	// expired anyway: a lost acknowledgement would have the owner send the
 	// last frame again.
@@ -225,6 +259,10 @@ func (rr *RemoteReceiver) Done() {
 // and need not wait for the owner's answer. A receiver attaching on the
 // owner meanwhile waits for the detach (engine.AttachGrace).
 func (rr *RemoteReceiver) DoneAsync() {
+	if rr.ended || rr.detached {
+		rr.Done()
+		return
+	}
 	c := rr.c
 	c.mu.Lock()
 	if c.closed {
@@ -238,6 +276,13 @@ func (rr *RemoteReceiver) DoneAsync() {
 		defer c.wg.Done()
 		rr.Done()
 	}()
+}
+
+// ack ends a poll's receiver whose owner detached: its acknowledgement
+// goes with the next message to the owner (see queueAck).
+func (rr *RemoteReceiver) ack() {
+	rr.c.queueAck(rr.owner, rr.lease)
+	rr.end()
 }
 
 // Abort tells the owner that the client left mid-request: the frame not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,14 @@ const (
 	hSeq    = "Sg-Seq"    // sequence of the frame in the body
 	hLast   = "Sg-Last"   // "1": the frame is the close frame
 	hStatus = "Sg-Status" // reply status
+	// hPoll "1" on an open: the front node serves a poll, one frame per
+	// receiver (see lease.poll). An owner that does not know the header
+	// keeps the receiver until done, as before it.
+	hPoll = "Sg-Poll"
+	// hDetached "1" on a pull reply: the owner detached the receiver with
+	// this frame (a poll), so the front node's done is only its
+	// acknowledgement and may be sent without waiting for an answer.
+	hDetached = "Sg-Detached"
 )
 
 // Pull operations.
@@ -52,8 +61,12 @@ const (
 	stError     = "error"
 )
 
-// respond answers m with a status and an optional body and headers.
+// respond answers m with a status and an optional body and headers; a
+// message sent without a reply subject (a done of a poll) gets none.
 func respond(m *nats.Msg, status string, body []byte, kv ...string) {
+	if m.Reply == "" {
+		return
+	}
 	r := nats.NewMsg(m.Reply)
 	r.Header.Set(hStatus, status)
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -65,6 +78,7 @@ func respond(m *nats.Msg, status string, body []byte, kv ...string) {
 
 // onSend delivers forwarded messages to a local session, then answers.
 func (c *Sessions) onSend(m *nats.Msg) {
+	c.takeAcks(m)
 	c.wg.Go(func() {
 		s := c.local.LocalSession(m.Header.Get(hSvc), m.Header.Get(hSid))
 		if s == nil {
@@ -94,6 +108,15 @@ func (c *Sessions) onSend(m *nats.Msg) {
 // reach it through cmds. The frame last handed out is kept (held) until
 // the front node acknowledges it wrote it; an abort, an expiry or a Close
 // gives it back to the session.
+//
+// A poll's lease (poll) detaches the receiver as soon as it hands out a
+// frame, as a local poll does before its write: the client's next
+// request, on any node, attaches at once instead of waiting for the front
+// node's done. The frame stays held, so that a pull whose reply was lost
+// gets it again, until the front node's done (sent without waiting for an
+// answer), an abort (the client left: the frame goes back to the session,
+// which closes with 1002, as on one node) or the lease's expiry, which then
+// takes it as written: the front node, or its client, had it.
 type lease struct {
 	c     *Sessions
 	id    string
@@ -111,6 +134,11 @@ type lease struct {
 	seq      uint64
 	held     []byte
 	heldLast bool
+	poll     bool // one frame, then the receiver detaches
+	detached bool // a poll's receiver after its frame
+	// polled is detached for other goroutines: the lease may be ended by
+	// an acknowledgement (takeAcks).
+	polled atomic.Bool
 
 	// pulling cancels the pull in progress: a newer command from the
 	// front node (it gave up on that pull, or is done) must not wait for
@@ -120,6 +148,10 @@ type lease struct {
 
 // onPull opens a lease or passes a pull to its lease.
 func (c *Sessions) onPull(m *nats.Msg) {
+	c.takeAcks(m)
+	if m.Header.Get(hOp) == opAcks {
+		return
+	}
 	c.mu.Lock()
 	l := c.leases[m.Header.Get(hLease)]
 	c.mu.Unlock()
@@ -150,11 +182,11 @@ func (c *Sessions) openLease(m *nats.Msg) {
 		return
 	}
 	key := sessionKey(prefix, id)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	rcv, err := s.AttachWait(ctx)
+	// Each wait is bounded by engine.AttachGrace, ReleaseStale's by its
+	// own timeouts.
+	rcv, err := s.AttachWait(context.Background())
 	if errors.Is(err, engine.ErrReceiverAttached) && c.ReleaseStale(prefix, id) {
-		rcv, err = s.AttachWait(ctx)
+		rcv, err = s.AttachWait(context.Background())
 	}
 	switch {
 	case errors.Is(err, engine.ErrReceiverAttached):
@@ -165,7 +197,7 @@ func (c *Sessions) openLease(m *nats.Msg) {
 		return
 	}
 	l := &lease{c: c, id: m.Header.Get(hLease), front: m.Header.Get(hFront), key: key, rcv: rcv,
-		cmds: make(chan *nats.Msg, 4), expired: make(chan struct{}), done: make(chan struct{})}
+		poll: m.Header.Get(hPoll) == "1", cmds: make(chan *nats.Msg, 4), expired: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	c.mu.Lock()
 	if c.closed || l.id == "" || c.leases[l.id] != nil { // an open tried again: the first one serves
@@ -188,11 +220,21 @@ func (l *lease) expire() {
 	})
 }
 
-// giveBack returns the unacknowledged frame to the session.
+// giveBack returns the unacknowledged frame to the session, unless the
+// lease is a poll's that handed it out already (see lease): then it is
+// only dropped.
 func (l *lease) giveBack() {
-	if l.held != nil {
+	if l.held != nil && !l.detached {
 		l.rcv.GiveBack(l.held)
-		l.held = nil
+	}
+	l.held = nil
+}
+
+// detach lets the session's receiver go, unless a poll's lease did so
+// already (another receiver may be attached by now).
+func (l *lease) detach() {
+	if !l.detached {
+		l.rcv.Detach()
 	}
 }
 
@@ -216,7 +258,7 @@ func (l *lease) run(first *nats.Msg) {
 		select {
 		case <-l.expired:
 			l.giveBack()
-			l.rcv.Detach()
+			l.detach()
 			return
 		default:
 		}
@@ -227,9 +269,13 @@ func (l *lease) run(first *nats.Msg) {
 			case <-l.expired:
 				continue
 			case <-ttl.C:
-				l.c.log.Debug().Str("front", l.front).Msg("front node silent: receiver released, frames given back")
+				if l.detached {
+					l.c.log.Debug().Str("front", l.front).Msg("poll never acknowledged: its frame taken as written")
+				} else {
+					l.c.log.Debug().Str("front", l.front).Msg("front node silent: receiver released, frames given back")
+				}
 				l.giveBack()
-				l.rcv.Detach()
+				l.detach()
 				return
 			}
 		}
@@ -243,11 +289,15 @@ func (l *lease) run(first *nats.Msg) {
 // serve handles one command; false ends the lease.
 func (l *lease) serve(m *nats.Msg) bool {
 	op := m.Header.Get(hOp)
-	if m.Subject == l.c.subject(l.c.b.instance, kindAbort) {
+	if strings.HasSuffix(m.Subject, "."+kindAbort) {
 		// The client left mid-request: as on one node, the session
-		// closes with 1002; what it did not get comes before that frame.
-		l.giveBack()
-		l.rcv.Abort()
+		// closes with 1002; what it did not get comes before that frame
+		// (a poll's frame too: its client did not get it).
+		if l.held != nil {
+			l.rcv.GiveBack(l.held)
+			l.held = nil
+		}
+		l.rcv.Abort() // closes the session; detaches only this receiver
 		respond(m, stOK, nil)
 		return false
 	}
@@ -256,13 +306,17 @@ func (l *lease) serve(m *nats.Msg) bool {
 	}
 	if op == opDone {
 		l.giveBack()
-		l.rcv.Detach()
+		l.detach()
 		respond(m, stOK, nil)
 		return false
 	}
 	if l.held != nil { // the reply to the last pull was lost: send it again
 		l.reply(m)
 		return true
+	}
+	if l.detached { // a poll's lease hands out one frame
+		respond(m, stNoLease, nil)
+		return false
 	}
 	wait := l.c.opts.PullWait
 	if op == opOpen {
@@ -280,6 +334,16 @@ func (l *lease) serve(m *nats.Msg) bool {
 	case err == nil:
 		l.seq++
 		l.held, l.heldLast = frame, last
+		if l.poll {
+			l.rcv.Detach()
+			l.detached = true
+			l.polled.Store(true)
+			l.c.mu.Lock()
+			if l.c.byKey[l.key] == l {
+				delete(l.c.byKey, l.key) // no longer the session's receiver
+			}
+			l.c.mu.Unlock()
+		}
 		l.reply(m)
 	case errors.Is(err, session.ErrClosed):
 		respond(m, stNoSession, nil)
@@ -293,15 +357,22 @@ func (l *lease) serve(m *nats.Msg) bool {
 
 // reply answers a pull with the held frame.
 func (l *lease) reply(m *nats.Msg) {
-	last := "0"
-	if l.heldLast {
-		last = "1"
+	seq := strconv.FormatUint(l.seq, 10)
+	switch { // an absent Sg-Last means "0" (to every version)
+	case l.detached && l.heldLast:
+		respond(m, stOK, l.held, hSeq, seq, hLast, "1", hDetached, "1")
+	case l.detached:
+		respond(m, stOK, l.held, hSeq, seq, hDetached, "1")
+	case l.heldLast:
+		respond(m, stOK, l.held, hSeq, seq, hLast, "1")
+	default:
+		respond(m, stOK, l.held, hSeq, seq)
 	}
-	respond(m, stOK, l.held, hSeq, strconv.FormatUint(l.seq, 10), hLast, last)
 }
 
 // onAbort interrupts a lease's pull and ends it with 1002.
 func (c *Sessions) onAbort(m *nats.Msg) {
+	c.takeAcks(m)
 	c.mu.Lock()
 	l := c.leases[m.Header.Get(hLease)]
 	c.mu.Unlock()
@@ -319,6 +390,7 @@ func (c *Sessions) onAbort(m *nats.Msg) {
 
 // onAlive tells an owner whether this node still serves a receiver.
 func (c *Sessions) onAlive(m *nats.Msg) {
+	c.takeAcks(m)
 	c.mu.Lock()
 	ok := c.pulling[m.Header.Get(hLease)]
 	c.mu.Unlock()

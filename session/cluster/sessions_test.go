@@ -55,6 +55,13 @@ type sessNode struct {
 
 func startSessNode(t *testing.T, url, name string, opts cluster.SessionsOptions) *sessNode {
 	t.Helper()
+	return startObservedNode(t, url, name, opts, nil)
+}
+
+// startObservedNode is startSessNode with an Observer of the requests the
+// node forwards.
+func startObservedNode(t *testing.T, url, name string, opts cluster.SessionsOptions, observe cluster.Observer) *sessNode {
+	t.Helper()
 	b := connectWith(t, url, cluster.NATSOptions{NodeID: name, Heartbeat: 250 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -63,7 +70,7 @@ func startSessNode(t *testing.T, url, name string, opts cluster.SessionsOptions)
 		t.Fatalf("NewSessions: %v", err)
 	}
 	n := &sessNode{bus: b, c: c, local: newLocalSessions()}
-	if err := c.Serve(n.local, nil); err != nil {
+	if err := c.Serve(n.local, observe); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() }) // before the bus's own cleanup

@@ -159,7 +159,7 @@ func (p *pinned) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // metric sums the samples of a counter on a node's /metrics whose line
 // starts with prefix (a name, or a name and the start of its labels).
-func metric(t *testing.T, n *node, prefix string) float64 {
+func metric(t testing.TB, n *node, prefix string) float64 {
 	t.Helper()
 	resp, err := http.Get(n.url + "/metrics")
 	if err != nil {
