@@ -173,6 +173,12 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          newStdLogger(s.log),
 		ConnState:         s.unused.track,
 	}
+	// The forwarded receivers end once the listener is closed (net/http
+	// runs its shutdown hooks after closing it), not before: a client
+	// whose poll is answered polls again at once, and must find the port
+	// closed (its balancer tries another node) rather than open but about
+	// to close (a reset or an EOF, which a balancer may not retry).
+	s.http.RegisterOnShutdown(s.stopping.fire)
 	s.warnProxyTimeout()
 	return s, nil
 }
@@ -346,7 +352,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.unfinished.Wait(ctx)
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
-	s.stopping.fire()
 	// net/http's Shutdown waits up to 5 s for a connection that never
 	// sent a request (HTTP clients keep spares); once every session has
 	// its close frame, one that has sat unused for a second can go.
