@@ -12,11 +12,16 @@ import (
 type fastMember interface {
 	// EncodeShared encodes msg once, for every member of the same engine.
 	EncodeShared(msg string) []byte
-	// SendShared queues msg, whose encoding enc came from EncodeShared
-	// (enc is shared: not kept, not changed); over reports that the
-	// member's queue is now past its soft mark, so the broadcaster should
-	// call AwaitSoftMark.
-	SendShared(msg string, enc []byte) (over bool, err error)
+	// QueueShared queues msg, whose encoding enc came from EncodeShared
+	// (enc is shared: not kept, not changed), without writing it; flush
+	// reports that the caller must call FlushShared once (the member's
+	// later messages ride on that flush until it runs); over reports that
+	// the member's queue is now past its soft mark, so the broadcaster
+	// should call AwaitSoftMark.
+	QueueShared(msg string, enc []byte) (flush, over bool, err error)
+	// FlushShared hands what QueueShared queued to the member's
+	// connection.
+	FlushShared()
 	// AwaitSoftMark waits until the member's queue is back under its soft
 	// mark, or closes the member with CodeSlowClient when that has not
 	// happened within its slow-client timeout from start.
@@ -30,6 +35,7 @@ type Room struct {
 	mu      sync.RWMutex
 	members map[Session]struct{}
 	relay   func(msg string) // set by SetRelay
+	flush   flusher
 }
 
 // NewRoom returns an empty room.
@@ -68,7 +74,14 @@ func (r *Room) Len() int {
 
 // Broadcast sends msg to every member. The message is encoded once and the
 // bytes are shared by all members of the native engine. Send
-// never blocks, so one member cannot make the others lose messages. It
+// never blocks, so one member cannot make the others lose messages.
+//
+// Broadcast queues the message for every member and leaves the writing to
+// the room's flushers (one per CPU at most, started on demand, ended when
+// idle): a member whose connection is not written yet gets every message
+// queued since in the same frame and the same write. So at a gentle rate a
+// message goes out at once, and at saturation the writes per message fall
+// instead of the messages piling up behind them. It
 // returns how many members (in this process) accepted the message; with a
 // relay (SetRelay), the members on other nodes get it too.
 //
@@ -106,7 +119,8 @@ func (r *Room) SetRelay(relay func(msg string)) {
 func (r *Room) BroadcastLocal(msg string) int {
 	var enc []byte
 	n := 0
-	var full []fastMember // members over their soft mark
+	var full []fastMember  // members over their soft mark
+	var flush []fastMember // members whose connection must be written
 	r.mu.RLock()
 	for s := range r.members {
 		var err error
@@ -114,8 +128,20 @@ func (r *Room) BroadcastLocal(msg string) int {
 			if enc == nil {
 				enc = m.EncodeShared(msg)
 			}
-			var over bool
-			if over, err = m.SendShared(msg, enc); over && err == nil {
+			var more, over bool
+			more, over, err = m.QueueShared(msg, enc)
+			if more {
+				// Chunk by chunk, so the flushers write while the rest
+				// is queued.
+				if flush == nil {
+					flush = make([]fastMember, 0, flushChunk)
+				}
+				if flush = append(flush, m); len(flush) == flushChunk {
+					r.flush.submit(flush)
+					flush = nil
+				}
+			}
+			if over && err == nil {
 				full = append(full, m)
 			}
 		} else {
@@ -126,6 +152,7 @@ func (r *Room) BroadcastLocal(msg string) int {
 		}
 	}
 	r.mu.RUnlock()
+	r.flush.submit(flush)
 	if len(full) > 0 {
 		start := time.Now()
 		for _, m := range full {

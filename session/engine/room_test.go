@@ -1,6 +1,12 @@
 package engine
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +22,8 @@ func testLogger(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTes
 // broadcaster; the compiler checks it here.
 var _ interface {
 	EncodeShared(msg string) []byte
-	SendShared(msg string, enc []byte) (over bool, err error)
+	QueueShared(msg string, enc []byte) (flush, over bool, err error)
+	FlushShared()
 	AwaitSoftMark(start time.Time)
 } = (*SockJS)(nil)
 
@@ -66,5 +73,66 @@ func TestRegistry(t *testing.T) {
 	reg.Remove(s1)
 	if n != 1 || reg.Len() != 0 || reg.Get("a") != nil {
 		t.Fatal("Range/Remove wrong")
+	}
+}
+
+// TestRoomBroadcastCoalesces: while a member's writer is busy (its first
+// wake has not returned), the broadcasts that follow ask for at most one
+// more wake per flusher, and the member then reads them all in one frame,
+// in order. A member whose queue passes its bound is still cut.
+func TestRoomBroadcastCoalesces(t *testing.T) {
+	t.Parallel()
+	opts, _ := testOptions(t)
+	room := session.NewRoom("r")
+	release := make(chan struct{})
+	var wakes atomic.Int32
+	s, r := NewSockJSPush("busy", "websocket", opts, func() {
+		wakes.Add(1)
+		<-release // a write that takes long
+	})
+	defer s.Forget(session.CodeNormal, "test over")
+	s.Start()
+	ctx := context.Background()
+	if f, _, _, _ := r.TryNext(ctx); string(f) != "o" {
+		t.Fatalf("first frame %q", f)
+	}
+	room.Join(s)
+	const n = 50
+	var want []string
+	for i := range n {
+		msg := fmt.Sprintf("m%d", i)
+		want = append(want, msg)
+		room.Broadcast(msg)
+	}
+	// Each flusher is stuck in a wake; no other wake can have been asked.
+	if got, most := wakes.Load(), int32(runtime.GOMAXPROCS(0)+1); got > most {
+		t.Fatalf("%d wakes for %d broadcasts to a busy member; want at most %d", got, n, most)
+	}
+	close(release)
+	f, _, ok, err := r.TryNext(ctx)
+	if !ok || err != nil {
+		t.Fatalf("TryNext: %v %v", ok, err)
+	}
+	wantFrame, _ := json.Marshal(want)
+	if string(f) != "a"+string(wantFrame) {
+		t.Fatalf("frame %q; want every message in one frame, in order", f)
+	}
+
+	// A member whose writer never takes anything is cut at its bound.
+	small := Options{HeartbeatDelay: time.Hour, DisconnectDelay: time.Hour, MaxQueueBytes: 1024, SlowClientTimeout: time.Millisecond}.Resolve()
+	stuck, _ := NewSockJSPush("stuck", "websocket", small, func() {})
+	defer stuck.Forget(session.CodeNormal, "test over")
+	stuck.Start()
+	room.Join(stuck)
+	for i := 0; i < 100; i++ {
+		room.Broadcast(strings.Repeat("x", 100))
+	}
+	select {
+	case <-stuck.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a member that takes nothing was not cut")
+	}
+	if info := stuck.CloseInfo(); info.Code != session.CodeSlowClient {
+		t.Fatalf("stuck member closed with %+v; want %d", info, session.CodeSlowClient)
 	}
 }

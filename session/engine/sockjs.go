@@ -137,18 +137,21 @@ type SockJS struct {
 	// NewRawPush); it finishes when forgotten.
 	connOwned bool
 
-	mu        sync.Mutex
-	state     int
-	openSent  bool
-	out       []byte        // "a[" then the quoted messages, comma separated (raw mode: framed messages)
-	drained   chan struct{} // closed when out is taken or dropped; made by a waiting broadcast
-	recv      *Receiver
-	closeMsg  []byte
-	info      session.CloseInfo
-	timer     *time.Timer
-	expireAt  time.Time
-	forgotten bool
-	finished  bool // counted out of Options.Unfinished
+	mu       sync.Mutex
+	state    int
+	openSent bool
+	out      []byte        // "a[" then the quoted messages, comma separated (raw mode: framed messages)
+	drained  chan struct{} // closed when out is taken or dropped; made by a waiting broadcast
+	// flushAsked: QueueShared queued for the receiver and asked its
+	// caller for a FlushShared, which has not run yet.
+	flushAsked bool
+	recv       *Receiver
+	closeMsg   []byte
+	info       session.CloseInfo
+	timer      *time.Timer
+	expireAt   time.Time
+	forgotten  bool
+	finished   bool // counted out of Options.Unfinished
 }
 
 // NewSockJS creates an open session with no receiver; its disconnect timer

@@ -16,16 +16,19 @@ func (s *SockJS) EncodeShared(msg string) []byte {
 	return AppendQuoted(make([]byte, 0, len(msg)+8), msg)
 }
 
-// SendShared queues a broadcast message: q is msg encoded with
-// EncodeShared, shared by every member; a raw-mode session frames msg.
-// over reports that the queue is now over its soft mark (half of
-// MaxQueueBytes): the broadcaster should wait for it (AwaitSoftMark).
-// session.Room calls it.
-func (s *SockJS) SendShared(msg string, q []byte) (over bool, err error) {
+// QueueShared queues a broadcast message without waking the session's
+// receiver: q is msg encoded with EncodeShared, shared by every member; a
+// raw-mode session frames msg. flush reports that the caller must call
+// FlushShared later: the first message queued since the last FlushShared
+// asks for it, the next ones ride on the same flush, so a member that is
+// behind gets all of them in one frame and one write. over reports that
+// the queue is now over its soft mark (half of MaxQueueBytes): the
+// broadcaster should wait for it (AwaitSoftMark). session.Room calls it.
+func (s *SockJS) QueueShared(msg string, q []byte) (flush, over bool, err error) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return false, session.ErrClosed
+		return false, false, session.ErrClosed
 	}
 	if s.frameRaw != nil {
 		s.out = s.frameRaw(s.out, msg)
@@ -35,7 +38,27 @@ func (s *SockJS) SendShared(msg string, q []byte) (over bool, err error) {
 		s.countOut(len(q) - 2)
 	}
 	over = s.queuedBytes() > s.opts.MaxQueueBytes/2
-	return over, s.queuedLocked()
+	if s.queuedBytes() > s.opts.MaxQueueBytes {
+		s.cutSlowLocked() // unlocks
+		return false, false, session.ErrQueueFull
+	}
+	if s.recv != nil && !s.flushAsked {
+		s.flushAsked, flush = true, true
+	}
+	s.mu.Unlock()
+	return flush, over, nil
+}
+
+// FlushShared wakes the session's receiver for the messages QueueShared
+// queued; session.Room calls it once for each flush QueueShared asked for.
+func (s *SockJS) FlushShared() {
+	s.mu.Lock()
+	s.flushAsked = false
+	r := s.recv
+	s.mu.Unlock()
+	if r != nil {
+		r.wake()
+	}
 }
 
 func (s *SockJS) appendSep() []byte {
