@@ -294,7 +294,7 @@ if [ "$HOLD_SESSIONS" -gt 0 ]; then
 	for s in native compat plain; do idle $s websocket "$HOLD_SESSIONS" "$HOLD_TIME"; done
 fi
 
-echo "== cluster (issue 11): NATS and two nodes; $CL_SESSIONS sessions, $CL_ROUNDS rounds of $CL_TIME, local against forwarded"
+echo "== cluster (issue 11): NATS and two nodes; $CL_SESSIONS sessions, then 1, $CL_ROUNDS rounds of $CL_TIME, local against forwarded"
 start nats 0
 start node1 0
 start node2 0
@@ -303,6 +303,17 @@ for t in xhr-polling xhr-streaming; do
 	while [ $r -lt "$CL_ROUNDS" ]; do
 		load local /echo -scenario echo -transport $t -sessions "$CL_SESSIONS" -duration "$CL_TIME"
 		load forwarded /echo -scenario echo -transport $t -sessions "$CL_SESSIONS" -duration "$CL_TIME" \
+			-url2 "http://127.0.0.1:$(port_of node2)/echo"
+		r=$((r + 1))
+	done
+done
+# The latency forwarding adds, from one session (no queueing behind other
+# sessions on a loaded server).
+for t in xhr-polling xhr-streaming; do
+	r=0
+	while [ $r -lt "$CL_ROUNDS" ]; do
+		load local /echo -scenario echo -transport $t -sessions 1 -duration "$CL_TIME"
+		load forwarded /echo -scenario echo -transport $t -sessions 1 -duration "$CL_TIME" \
 			-url2 "http://127.0.0.1:$(port_of node2)/echo"
 		r=$((r + 1))
 	done
