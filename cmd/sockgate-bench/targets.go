@@ -255,7 +255,9 @@ func issueTargets(sizes targetSizes) []target {
 	sat := func(server string) selector {
 		return selector{scenarioSaturation, "websocket", sizes.saturation, server}
 	}
-	echo := func(transport, server string) selector { return selector{scenarioEcho, transport, manySessions, server} }
+	echo := func(transport, server string) selector {
+		return selector{scenarioEcho, transport, manySessions, server}
+	}
 	wire := metric{value: func(r result) float64 { return r.WireBytesPerOp }}
 	var ts []target
 	for _, n := range sizes.broadcast {
