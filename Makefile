@@ -98,7 +98,7 @@ lint:
 
 ## bench: load runs against the native engine, the compat engine and the plain limits (plainws,
 ## plainhttp), a two-node cluster, then every target of issues 15 and 11 met or missed (short:
-## about 5 minutes; BENCH=full for the issues' sizes, about 20 minutes); see BENCHMARKS.md
+## about 3.5 minutes; BENCH=full for the issues' sizes, about 30 minutes); see BENCHMARKS.md
 bench: assets
 	BENCH=$(BENCH) GO=$(GO) sh test/bench/run.sh
 
