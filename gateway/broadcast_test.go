@@ -53,53 +53,7 @@ func TestBroadcastCoalescedInOrder(t *testing.T) {
 	streamErr := make(chan error, 1)
 	opened := make(chan struct{})
 	go func() {
-		streamErr <- func() error {
-			first := true
-			for {
-				resp, err := http.Post(hs.URL+"/bcast/0/x/xhr_streaming", "text/plain", nil)
-				if err != nil {
-					return err
-				}
-				br := bufio.NewReader(resp.Body)
-				if _, err := br.ReadString('\n'); err != nil { // the prelude
-					resp.Body.Close()
-					return fmt.Errorf("prelude: %w", err)
-				}
-				size := 0
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						break // the stream ended
-					}
-					if size >= limit {
-						resp.Body.Close()
-						return fmt.Errorf("a frame after %d bytes of a %d-byte limit", size, limit)
-					}
-					size += len(line)
-					switch {
-					case line == "o\n" && first:
-						first = false
-						close(opened)
-					case strings.HasPrefix(line, "a["):
-						var msgs []string
-						if err := json.Unmarshal([]byte(line[1:]), &msgs); err != nil {
-							resp.Body.Close()
-							return fmt.Errorf("frame %q: %w", line, err)
-						}
-						for _, m := range msgs {
-							streamed <- m
-						}
-					default:
-						resp.Body.Close()
-						return fmt.Errorf("unexpected frame %q", line)
-					}
-				}
-				resp.Body.Close()
-				if size < limit {
-					return fmt.Errorf("a stream ended after %d bytes, before its %d-byte limit", size, limit)
-				}
-			}
-		}()
+		streamErr <- readStreams(hs.URL+"/bcast/0/x/xhr_streaming", limit, opened, streamed)
 	}()
 	select {
 	case <-opened:
@@ -143,6 +97,62 @@ func TestBroadcastCoalescedInOrder(t *testing.T) {
 			t.Fatalf("streaming member after %d messages: %v", i, err)
 		case <-time.After(10 * time.Second):
 			t.Fatalf("streaming member: message %d did not arrive", i)
+		}
+	}
+}
+
+// readStreams opens xhr-streaming requests at url one after another until
+// one fails, closes opened at the open frame and sends every message on
+// out. It fails a stream that carries a frame after it has passed limit
+// bytes, or that ends before it.
+func readStreams(url string, limit int, opened chan<- struct{}, out chan<- string) error {
+	for {
+		size, err := readStream(url, limit, opened, out)
+		if err != nil {
+			return err
+		}
+		if size < limit {
+			return fmt.Errorf("a stream ended after %d bytes, before its %d-byte limit", size, limit)
+		}
+		opened = nil // the open frame comes once
+	}
+}
+
+// readStream reads one stream of readStreams and returns its size.
+func readStream(url string, limit int, opened chan<- struct{}, out chan<- string) (int, error) {
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil {
+		return 0, fmt.Errorf("prelude: %w", err)
+	}
+	size := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return size, nil // the stream ended
+		}
+		if size >= limit {
+			return size, fmt.Errorf("a frame after %d bytes of a %d-byte limit", size, limit)
+		}
+		size += len(line)
+		switch {
+		case line == "o\n" && opened != nil:
+			close(opened)
+			opened = nil
+		case strings.HasPrefix(line, "a["):
+			var msgs []string
+			if err := json.Unmarshal([]byte(line[1:]), &msgs); err != nil {
+				return size, fmt.Errorf("frame %q: %w", line, err)
+			}
+			for _, m := range msgs {
+				out <- m
+			}
+		default:
+			return size, fmt.Errorf("unexpected frame %q", line)
 		}
 	}
 }

@@ -17,26 +17,23 @@ const flushChunk = 128
 type flusher struct {
 	mu      sync.Mutex
 	pending [][]fastMember // chunks of members to flush, oldest first
-	head    int            // pending[:head] are taken
 	workers int
 }
 
-// submit flushes ms, in order of submission chunk by chunk; it returns at
-// once.
-func (f *flusher) submit(ms []fastMember) {
-	if len(ms) == 0 {
+// submit flushes the members of chunk (Room.BroadcastLocal makes chunks of
+// flushChunk); chunks are taken in order of submission. It returns at once.
+func (f *flusher) submit(chunk []fastMember) {
+	if len(chunk) == 0 {
 		return
 	}
 	f.mu.Lock()
-	for len(ms) > 0 {
-		n := min(len(ms), flushChunk)
-		f.pending = append(f.pending, ms[:n:n])
-		ms = ms[n:]
+	f.pending = append(f.pending, chunk)
+	start := f.workers < runtime.GOMAXPROCS(0)
+	if start {
+		f.workers++
 	}
-	start := min(runtime.GOMAXPROCS(0)-f.workers, len(f.pending)-f.head)
-	f.workers += max(start, 0)
 	f.mu.Unlock()
-	for range start {
+	if start {
 		go f.work()
 	}
 }
@@ -45,21 +42,14 @@ func (f *flusher) submit(ms []fastMember) {
 func (f *flusher) work() {
 	for {
 		f.mu.Lock()
-		if f.head == len(f.pending) {
-			f.pending, f.head = f.pending[:0], 0
+		if len(f.pending) == 0 {
 			f.workers--
 			f.mu.Unlock()
 			return
 		}
-		chunk := f.pending[f.head]
-		f.pending[f.head] = nil
-		f.head++
-		if f.head >= 64 && 2*f.head >= len(f.pending) {
-			// Never empty at saturation: drop the taken head.
-			n := copy(f.pending, f.pending[f.head:])
-			clear(f.pending[n:])
-			f.pending, f.head = f.pending[:n], 0
-		}
+		chunk := f.pending[0]
+		f.pending[0] = nil
+		f.pending = f.pending[1:] // append reallocates without the taken head
 		f.mu.Unlock()
 		for _, m := range chunk {
 			m.FlushShared()

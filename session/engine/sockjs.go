@@ -412,8 +412,7 @@ func (s *SockJS) SendQuoted(q []byte) error {
 // queuedLocked finishes Send: it enforces the queue bound, wakes the
 // receiver and unlocks s.mu.
 func (s *SockJS) queuedLocked() error {
-	if s.queuedBytes() > s.opts.MaxQueueBytes {
-		s.cutSlowLocked()
+	if s.cutIfOverLocked() {
 		return session.ErrQueueFull
 	}
 	r := s.recv
@@ -422,6 +421,17 @@ func (s *SockJS) queuedLocked() error {
 		r.wake()
 	}
 	return nil
+}
+
+// cutIfOverLocked enforces the queue bound: a queue past MaxQueueBytes
+// cuts the session (cutSlowLocked, which unlocks s.mu) and reports true;
+// otherwise s.mu stays locked.
+func (s *SockJS) cutIfOverLocked() bool {
+	if s.queuedBytes() > s.opts.MaxQueueBytes {
+		s.cutSlowLocked()
+		return true
+	}
+	return false
 }
 
 // cutSlowLocked closes an open session whose client cannot keep up with

@@ -38,8 +38,7 @@ func (s *SockJS) QueueShared(msg string, q []byte) (flush, over bool, err error)
 		s.countOut(len(q) - 2)
 	}
 	over = s.queuedBytes() > s.opts.MaxQueueBytes/2
-	if s.queuedBytes() > s.opts.MaxQueueBytes {
-		s.cutSlowLocked() // unlocks
+	if s.cutIfOverLocked() {
 		return false, false, session.ErrQueueFull
 	}
 	if s.recv != nil && !s.flushAsked {

@@ -298,24 +298,17 @@ echo "== cluster (issue 11): NATS and two nodes; $CL_SESSIONS sessions, then 1, 
 start nats 0
 start node1 0
 start node2 0
-for t in xhr-polling xhr-streaming; do
-	r=0
-	while [ $r -lt "$CL_ROUNDS" ]; do
-		load local /echo -scenario echo -transport $t -sessions "$CL_SESSIONS" -duration "$CL_TIME"
-		load forwarded /echo -scenario echo -transport $t -sessions "$CL_SESSIONS" -duration "$CL_TIME" \
-			-url2 "http://127.0.0.1:$(port_of node2)/echo"
-		r=$((r + 1))
-	done
-done
-# The latency forwarding adds, from one session (no queueing behind other
-# sessions on a loaded server).
-for t in xhr-polling xhr-streaming; do
-	r=0
-	while [ $r -lt "$CL_ROUNDS" ]; do
-		load local /echo -scenario echo -transport $t -sessions 1 -duration "$CL_TIME"
-		load forwarded /echo -scenario echo -transport $t -sessions 1 -duration "$CL_TIME" \
-			-url2 "http://127.0.0.1:$(port_of node2)/echo"
-		r=$((r + 1))
+# CL_SESSIONS for throughput; one session for the latency forwarding adds
+# (no queueing behind other sessions on a loaded server).
+for n in "$CL_SESSIONS" 1; do
+	for t in xhr-polling xhr-streaming; do
+		r=0
+		while [ $r -lt "$CL_ROUNDS" ]; do
+			load local /echo -scenario echo -transport $t -sessions "$n" -duration "$CL_TIME"
+			load forwarded /echo -scenario echo -transport $t -sessions "$n" -duration "$CL_TIME" \
+				-url2 "http://127.0.0.1:$(port_of node2)/echo"
+			r=$((r + 1))
+		done
 	done
 done
 stop_all
