@@ -354,9 +354,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
 	// net/http's Shutdown waits up to 5 s for a connection that never
 	// sent a request (HTTP clients keep spares); once every session has
-	// its close frame, one that has sat unused for a second can go.
-	s.unused.closeStale()
+	// its close frame, one that has sat unused for a second can go, now
+	// or while Shutdown waits.
+	stopSweep := s.unused.sweep(unusedGrace / 4)
 	err := s.http.Shutdown(ctx)
+	stopSweep()
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
 	}

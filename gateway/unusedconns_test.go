@@ -81,3 +81,36 @@ func TestUnusedConnsTrack(t *testing.T) {
 		t.Error("closeStale left the stale connection open")
 	}
 }
+
+// TestShutdownClosesSpareOpenedLate: a spare connection opened just before
+// the drain (younger than the grace when Shutdown starts) is closed once
+// it has sat unused for the grace, while Shutdown waits, not after
+// net/http's 5 s.
+func TestShutdownClosesSpareOpenedLate(t *testing.T) {
+	t.Parallel()
+	srv, err := New(Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Shutdown took %v with a fresh unused connection open; want about the %v grace", d, unusedGrace)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("the unused connection is still open after Shutdown")
+	}
+}
