@@ -27,8 +27,10 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 		svc.refuse(w, err)
 		return
 	}
+	svc.srv.handlers.Add(1) // before the upgrade, as for the SockJS websocket
 	conn, err := svc.upgrade(w, r)
 	if err != nil {
+		svc.srv.handlers.Done()
 		svc.srv.limiter.release(ip)
 		svc.log.Debug().Err(err).Msg("websocket upgrade failed")
 		return
@@ -36,7 +38,6 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 	// As for the SockJS websocket: set up here, then read in a goroutine of
 	// our own so that net/http frees this one and its buffers.
 	ws := svc.openRawWebsocket(conn, r)
-	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)

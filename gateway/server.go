@@ -58,7 +58,7 @@ type Server struct {
 	admin    *http.Server
 	ln       net.Listener
 	adminLn  net.Listener
-	handlers sync.WaitGroup // service handler goroutines
+	handlers sync.WaitGroup // service handler goroutines and the connections taken from net/http (counted before they are taken)
 	unused   unusedConns    // connections that have not sent a request yet
 	draining atomic.Bool
 	origins  *originPolicy

@@ -115,9 +115,13 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	setStatus(w, http.StatusOK)
 	// Bytes the client sent after this request (pipelined requests) are
-	// not served: the connection ends with the response.
+	// not served: the connection ends with the response. The stream is
+	// counted before net/http lets go of the connection (and its Shutdown
+	// stops waiting for it): see serveWebsocket.
+	svc.srv.handlers.Add(1)
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		svc.srv.handlers.Done()
 		rcv.Abort()
 		return
 	}
@@ -133,6 +137,7 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 	head = st.appendBody(head, []byte(rv.stream.prelude))
 	_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := conn.Write(head); err != nil {
+		svc.srv.handlers.Done()
 		_ = conn.Close()
 		rcv.Abort()
 		return
@@ -142,7 +147,6 @@ func (svc *service) serveStream(w http.ResponseWriter, r *http.Request, sid stri
 	st.o.rcv = rcv
 	st.ready.Store(true)
 	st.o.start() // the open frame, and whatever is queued
-	svc.srv.handlers.Add(1)
 	go st.read()
 }
 

@@ -66,8 +66,13 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 		svc.serveHixie76(w, r, sid)
 		return
 	}
+	// Counted before the upgrade takes the connection from net/http, whose
+	// Shutdown no longer waits for it: the drain's wait for the handlers
+	// must not start before this count (see Server.Shutdown).
+	svc.srv.handlers.Add(1)
 	conn, err := svc.upgrade(w, r)
 	if err != nil {
+		svc.srv.handlers.Done()
 		svc.srv.limiter.release(ip)
 		svc.log.Debug().Err(err).Msg("websocket upgrade failed")
 		return
@@ -76,7 +81,6 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// frees the request and the connection's 8 KiB of buffers, which it
 	// would otherwise hold for the life of the websocket.
 	ws := svc.openWebsocket(conn, r, sid)
-	svc.srv.handlers.Add(1)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
