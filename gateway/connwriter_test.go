@@ -58,7 +58,10 @@ func writerPair(t *testing.T) (*connWriter, *queueSource, *websocket.Conn) {
 	q := &queueSource{}
 	ready := make(chan *connWriter, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := upgradeWS(w, r, "")
+		conn, answer, err := upgradeWS(w, r, "")
+		if err == nil {
+			err = answerWS(conn, answer)
+		}
 		if err != nil {
 			t.Errorf("upgrade: %v", err)
 			return

@@ -94,7 +94,7 @@ func (svc *service) serveHixie76(w http.ResponseWriter, r *http.Request, sid str
 	if err := setPeerTimeout(netConn, wsIdleTimeout(svc.opts.HeartbeatDelay)); err != nil {
 		svc.log.Debug().Err(err).Msg("hixie-76: TCP_USER_TIMEOUT not set")
 	}
-	svc.openWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, r, sid).readWebsocket()
+	svc.openWebsocket(&hixieConn{conn: netConn, br: brw.Reader}, nil, r, sid).readWebsocket()
 }
 
 func sanitizeHeader(s string) string {

@@ -28,7 +28,7 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc.srv.handlers.Add(1) // before the upgrade, as for the SockJS websocket
-	conn, err := svc.upgrade(w, r)
+	conn, answer, err := svc.upgrade(w, r)
 	if err != nil {
 		svc.srv.handlers.Done()
 		svc.srv.limiter.release(ip)
@@ -37,7 +37,7 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 	}
 	// As for the SockJS websocket: set up here, then read in a goroutine of
 	// our own so that net/http frees this one and its buffers.
-	ws := svc.openRawWebsocket(conn, r)
+	ws := svc.openRawWebsocket(conn, answer, r)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
@@ -47,13 +47,13 @@ func (svc *service) serveRawWebsocket(w http.ResponseWriter, r *http.Request) {
 
 // openRawWebsocket starts a raw websocket session over conn; its id is the
 // client's address.
-func (svc *service) openRawWebsocket(conn *wsConnRFC6455, r *http.Request) *wsSession {
+func (svc *service) openRawWebsocket(conn *wsConnRFC6455, answer []byte, r *http.Request) *wsSession {
 	f := &rawWSFraming{conn: conn}
 	o := svc.newOwnedConn(conn.NetConn(), f, nil)
 	s, rcv := engine.NewRawPush(conn.NetConn().RemoteAddr().String(), transport.RawWebsocket,
 		svc.opts, o.wake, appendRawMessage)
 	f.s = s
-	return svc.startWebsocket(conn, o, s, rcv, r, transport.RawWebsocket, rawMessage)
+	return svc.startWebsocket(conn, answer, o, s, rcv, r, transport.RawWebsocket, rawMessage)
 }
 
 // appendRawMessage frames one message of a raw websocket session as a text

@@ -70,7 +70,7 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// Shutdown no longer waits for it: the drain's wait for the handlers
 	// must not start before this count (see Server.Shutdown).
 	svc.srv.handlers.Add(1)
-	conn, err := svc.upgrade(w, r)
+	conn, answer, err := svc.upgrade(w, r)
 	if err != nil {
 		svc.srv.handlers.Done()
 		svc.srv.limiter.release(ip)
@@ -80,7 +80,7 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 	// Read in a goroutine of our own and let this one return: net/http then
 	// frees the request and the connection's 8 KiB of buffers, which it
 	// would otherwise hold for the life of the websocket.
-	ws := svc.openWebsocket(conn, r, sid)
+	ws := svc.openWebsocket(conn, answer, r, sid)
 	go func() {
 		defer svc.srv.handlers.Done()
 		defer svc.srv.limiter.release(ip)
@@ -90,22 +90,23 @@ func (svc *service) serveWebsocket(w http.ResponseWriter, r *http.Request, sid s
 
 // upgrade answers an RFC 6455 handshake (permessage-deflate accepted when
 // the service compresses and the client offers it in a form sockgate
-// takes) and returns the connection, ready to read.
-func (svc *service) upgrade(w http.ResponseWriter, r *http.Request) (*wsConnRFC6455, error) {
-	var answer string
+// takes) and returns the connection, ready to read, with the 101 answer
+// that startWebsocket writes.
+func (svc *service) upgrade(w http.ResponseWriter, r *http.Request) (*wsConnRFC6455, []byte, error) {
+	var extensions string
 	if svc.deflater != nil {
-		answer = negotiateDeflate(r.Header)
+		extensions = negotiateDeflate(r.Header)
 	}
-	nc, err := upgradeWS(w, r, answer)
+	nc, answer, err := upgradeWS(w, r, extensions)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := newWSConn(nc, svc.opts.HeartbeatDelay)
-	if answer != "" {
+	if extensions != "" {
 		c.deflate = svc.deflater
 		svc.srv.metrics.wsCompressed.Inc()
 	}
-	return c, nil
+	return c, answer, nil
 }
 
 // wsConn is what the websocket transport needs of a connection, so RFC 6455
@@ -141,18 +142,22 @@ type wsConn interface {
 // and the open frame. Then readWebsocket serves it. The two are apart so
 // that this deep setup runs in net/http's goroutine and the reader's own
 // goroutine keeps a small stack while its session stays idle.
-func (svc *service) openWebsocket(conn wsConn, r *http.Request, sid string) *wsSession {
+func (svc *service) openWebsocket(conn wsConn, answer []byte, r *http.Request, sid string) *wsSession {
 	f := &sockjsWSFraming{conn: conn}
 	o := svc.newOwnedConn(conn.NetConn(), f, nil)
 	s, rcv := engine.NewSockJSPush(sid, transport.Websocket, svc.opts, o.wake)
 	f.s = s
-	return svc.startWebsocket(conn, o, s, rcv, r, transport.Websocket, engine.DecodeWebsocketMessage)
+	return svc.startWebsocket(conn, answer, o, s, rcv, r, transport.Websocket, engine.DecodeWebsocketMessage)
 }
 
 // startWebsocket starts the session s, received by rcv over o, of a
 // websocket (SockJS or raw); decode turns one websocket message into the
-// session's messages.
-func (svc *service) startWebsocket(conn wsConn, o *ownedConn, s *engine.SockJS, rcv *engine.Receiver,
+// session's messages. The handshake's answer (nil when it was written
+// already, as hixie-76's is) goes out once the session is registered and
+// its service started: a client that has its 101 is known to the API
+// and the hub, which a raw websocket client, with no open frame to wait
+// for, relies on.
+func (svc *service) startWebsocket(conn wsConn, answer []byte, o *ownedConn, s *engine.SockJS, rcv *engine.Receiver,
 	r *http.Request, tr transport.Name, decode func([]byte) ([]string, error)) *wsSession {
 	o.rcv = rcv
 	c := svc.srv.identify(r)
@@ -162,6 +167,11 @@ func (svc *service) startWebsocket(conn wsConn, o *ownedConn, s *engine.SockJS, 
 	conn.OnControl(o.w.control)
 	conn.SetReadLimit(int64(svc.cfg.MaxMessageBytes))
 	svc.begin(s, c)
+	if answer != nil {
+		if err := answerWS(conn.NetConn(), answer); err != nil {
+			svc.log.Debug().Err(err).Str("session", s.ID()).Msg("websocket handshake not answered")
+		}
+	}
 	o.start()
 	return &wsSession{svc: svc, conn: conn, o: o, s: s, decode: decode}
 }

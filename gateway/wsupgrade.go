@@ -25,42 +25,50 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // a valid handshake; the client got an HTTP error.
 var errHandshakeAnswered = errors.New("gateway: not a websocket handshake")
 
-// upgradeWS answers the RFC 6455 handshake of r (checkUpgrade already
-// passed) with 101, with extensions as the Sec-WebSocket-Extensions answer
-// when not empty, and hands over the connection. A request that is not a
-// valid handshake is answered with gorilla's errors (405, or 400 naming
-// version 13) and errHandshakeAnswered.
-func upgradeWS(w http.ResponseWriter, r *http.Request, extensions string) (net.Conn, error) {
+// upgradeWS takes over the connection of the RFC 6455 handshake r
+// (checkUpgrade already passed) and returns it with its answer, the 101
+// with extensions as the Sec-WebSocket-Extensions answer when not empty,
+// for the caller to write with answerWS once the session is set up (so a
+// client that has its 101 finds its session registered). A request that is
+// not a valid handshake is answered with gorilla's errors (405, or 400
+// naming version 13) and errHandshakeAnswered.
+func upgradeWS(w http.ResponseWriter, r *http.Request, extensions string) (net.Conn, []byte, error) {
 	switch {
 	case r.Method != http.MethodGet:
-		return nil, handshakeError(w, http.StatusMethodNotAllowed)
+		return nil, nil, handshakeError(w, http.StatusMethodNotAllowed)
 	case !headerHasToken(r.Header, "Sec-Websocket-Version", "13"):
-		return nil, handshakeError(w, http.StatusBadRequest)
+		return nil, nil, handshakeError(w, http.StatusBadRequest)
 	}
 	key := r.Header.Get("Sec-Websocket-Key")
 	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
-		return nil, handshakeError(w, http.StatusBadRequest)
+		return nil, nil, handshakeError(w, http.StatusBadRequest)
 	}
 	h, ok := w.(http.Hijacker)
 	if !ok {
-		return nil, handshakeError(w, http.StatusInternalServerError)
+		return nil, nil, handshakeError(w, http.StatusInternalServerError)
 	}
 	conn, brw, err := h.Hijack()
 	if err != nil {
-		return nil, fmt.Errorf("hijack the websocket connection: %w", err)
+		return nil, nil, fmt.Errorf("hijack the websocket connection: %w", err)
 	}
 	if brw.Reader.Buffered() > 0 { // nothing may come before our answer
 		_ = conn.Close()
-		return nil, errors.New("gateway: websocket client sent data before the handshake was answered")
+		return nil, nil, errors.New("gateway: websocket client sent data before the handshake was answered")
 	}
 	_ = conn.SetDeadline(time.Time{}) // net/http's
+	return conn, appendHandshake(nil, key, extensions), nil
+}
+
+// answerWS writes the 101 answer that upgradeWS returned; on failure the
+// connection is closed, so its reader ends the session.
+func answerWS(conn net.Conn, answer []byte) error {
 	_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := conn.Write(appendHandshake(nil, key, extensions)); err != nil {
+	if _, err := conn.Write(answer); err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("write the websocket handshake: %w", err)
+		return fmt.Errorf("write the websocket handshake: %w", err)
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
-	return conn, nil
+	return nil
 }
 
 // handshakeError answers a bad handshake as gorilla did.

@@ -10,8 +10,9 @@
 //
 //   - Opening. OnOpen dials the backend synchronously, bounded by
 //     Config.ConnectTimeout. The native engine sends the client's open
-//     frame "o" only once OnOpen has returned, so "o" means the backend
-//     has accepted; no extra hook is needed. A dial that fails (refused,
+//     frame "o" only once OnOpen has returned (and a raw websocket's 101
+//     likewise), so "o" means the backend has accepted; no extra hook is
+//     needed. A dial that fails (refused,
 //     unreachable, an HTTP answer instead of the upgrade, the timeout)
 //     closes the session with session.CodeBackendUnavailable (3011); it is
 //     logged with the backend URL and counted by cause.
