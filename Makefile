@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := bin/sockgate
-GOFILES   := $(shell git ls-files '*.go' 2>/dev/null)
+GOFILES   := $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null)
 # Fuzz budgets count executions: a -fuzztime duration races Go 1.26's fuzz
 # coordinator at its deadline (go.dev/issue/75804, fixed in Go 1.27) and
 # fails with a bare "context deadline exceeded" now and then.
