@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sockgate/sockgate/session"
 )
@@ -93,10 +94,30 @@ func (rs *receivers) end(sid string, r *http.Request, aborted bool) {
 		}
 	}
 	st.aborted = st.aborted || aborted
-	if len(st.inFlight) == 0 && !st.session {
-		delete(rs.ids, sid) // no session (yet): nothing to remember
+	if len(st.inFlight) != 0 || st.session {
+		return
 	}
+	if !st.aborted {
+		delete(rs.ids, sid) // no session (yet): nothing to remember
+		return
+	}
+	// An aborted request whose session's handler has not started yet:
+	// sockjs-go sends the open frame first and starts the handler in a
+	// goroutine, so a client may read "o" and leave before opened runs.
+	// The abort is kept for that handler's closeInfo, and forgotten after
+	// abortMemory if no session ever comes.
+	time.AfterFunc(abortMemory, func() {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		if rs.ids[sid] == st && len(st.inFlight) == 0 && !st.session {
+			delete(rs.ids, sid)
+		}
+	})
 }
+
+// abortMemory is how long an aborted receiving request is remembered for
+// a session whose handler has not started.
+const abortMemory = 10 * time.Second
 
 // opened marks sid as having a running session.
 func (rs *receivers) opened(sid string) {
