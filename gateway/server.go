@@ -57,6 +57,7 @@ type Server struct {
 	http     *http.Server
 	admin    *http.Server
 	ln       net.Listener
+	port     *drainingListener // under ln (nil when not a TCP listener)
 	adminLn  net.Listener
 	handlers sync.WaitGroup // service handler goroutines and the connections taken from net/http (counted before they are taken)
 	unused   unusedConns    // connections that have not sent a request yet
@@ -173,11 +174,12 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          newStdLogger(s.log),
 		ConnState:         s.unused.track,
 	}
-	// The forwarded receivers end once the listener is closed (net/http
-	// runs its shutdown hooks after closing it), not before: a client
-	// whose poll is answered polls again at once, and must find the port
-	// closed (its balancer tries another node) rather than open but about
-	// to close (a reset or an EOF, which a balancer may not retry).
+	// The forwarded receivers end once the port is closed (see Shutdown;
+	// without a drainingListener, when net/http runs its shutdown hooks,
+	// after closing the listener), not before: a client whose poll is
+	// answered polls again at once, and must find the port closed (its
+	// balancer tries another node) rather than open but about to close (a
+	// reset or an EOF, which a balancer may not retry).
 	s.http.RegisterOnShutdown(s.stopping.fire)
 	s.warnProxyTimeout()
 	return s, nil
@@ -260,6 +262,10 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", addr, err)
 	}
+	if tl, ok := ln.(*net.TCPListener); ok {
+		s.port = newDrainingListener(tl)
+		ln = s.port
+	}
 	if s.cfg.MaxConnectionsPerIP > 0 {
 		ln = limitListener{Listener: ln, l: newConnLimiter(s.cfg.MaxConnectionsPerIP, s.proxies, s.connRefused)}
 	}
@@ -333,7 +339,8 @@ func (s *Server) Close() error {
 // sent are given to the handlers; every session gets the close frame
 // c[3001,"Server shutting down"] after its queued messages; the listener
 // stays open until every session has collected its close frame (polling
-// clients on their next poll) or ctx ends; then the server stops.
+// clients on their next poll) or ctx ends; then the port closes, the
+// connections already made are served, and the server stops.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -352,6 +359,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.unfinished.Wait(ctx)
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
+	if s.port != nil {
+		// The port closes before net/http's Shutdown, which would drop
+		// the requests of connections made but not read yet: those are
+		// accepted and read first (up to unusedGrace each).
+		s.port.closeAccepting(ctx)
+		s.stopping.fire()
+		s.unused.settle(ctx)
+	}
 	// net/http's Shutdown waits up to 5 s for a connection that never
 	// sent a request (HTTP clients keep spares); once every session has
 	// its close frame, one that has sat unused for a second can go, now

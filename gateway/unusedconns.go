@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -89,4 +90,38 @@ func (u *unusedConns) closeStale() {
 		}
 	}
 	u.n.Store(int64(len(u.m)))
+}
+
+// settle waits until every connection accepted in the last unusedGrace has
+// sent its request (or ctx ends): once net/http's Shutdown has begun, it
+// drops a request it reads by closing the connection.
+func (u *unusedConns) settle(ctx context.Context) {
+	t := time.NewTicker(settlePoll)
+	defer t.Stop()
+	for u.recent() {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// settlePoll is how often settle looks.
+const settlePoll = 5 * time.Millisecond
+
+// recent reports whether a connection accepted less than unusedGrace ago
+// has sent no request yet.
+func (u *unusedConns) recent() bool {
+	if u.n.Load() == 0 {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, since := range u.m {
+		if time.Since(since) < unusedGrace {
+			return true
+		}
+	}
+	return false
 }
