@@ -45,16 +45,22 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
+# answers_200 PORT PATH: whether 127.0.0.1:PORT answers PATH with 200
+# (bash's /dev/tcp: no curl needed). In a subshell that ignores SIGPIPE: a
+# connection reset under the write fails the probe, not the script.
+answers_200() (
+	trap '' PIPE
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$2" "$1" >&3 || exit 1
+	read -r _ status _ <&3 || true
+	[ "${status:-}" = 200 ]
+) 2>/dev/null
+
 # wait_http PORT PATH: until 127.0.0.1:PORT answers PATH with 200, or give
-# up after 15 s (bash's /dev/tcp: no curl needed).
+# up after 15 s.
 wait_http() {
 	for _ in $(seq 150); do
-		if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
-			printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$2" "$1" >&3
-			read -r _ status _ <&3 || true
-			exec 3<&-
-			[ "${status:-}" = 200 ] && return 0
-		fi
+		answers_200 "$1" "$2" && return 0
 		sleep 0.1
 	done
 	die "127.0.0.1:$1$2 did not answer 200; logs in $RUN_DIR"
@@ -63,7 +69,7 @@ wait_http() {
 "$NATS" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$RUN_DIR/nats" >"$RUN_DIR/nats.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
-	if { echo >"/dev/tcp/127.0.0.1/$NATS_PORT"; } 2>/dev/null; then break; fi
+	if ( trap '' PIPE; echo >"/dev/tcp/127.0.0.1/$NATS_PORT" ) 2>/dev/null; then break; fi
 	sleep 0.1
 done
 say "nats-server on 127.0.0.1:$NATS_PORT ($NATS)"
