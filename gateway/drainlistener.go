@@ -64,15 +64,19 @@ func (l *drainingListener) Accept() (net.Conn, error) {
 // closeAccepting stops listening: Accept takes the queued connections for
 // backlogWait more, then the port closes (new connections are refused, so
 // a balancer sends them to another node). It returns once the port is
-// closed, or ctx ends.
+// closed: by Accept, or here when ctx ends or Accept is not called.
 func (l *drainingListener) closeAccepting(ctx context.Context) {
 	l.stopOnce.Do(func() {
 		close(l.stop)
 		// The Accept in progress returns at the deadline at the latest.
 		_ = l.SetDeadline(time.Now().Add(backlogWait))
 	})
+	bound := time.NewTimer(backlogWait + time.Second) // Serve may have stopped accepting
+	defer bound.Stop()
 	select {
 	case <-l.drained:
+	case <-bound.C:
+		l.closePort()
 	case <-ctx.Done():
 		l.closePort()
 	}

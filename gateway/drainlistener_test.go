@@ -122,3 +122,24 @@ func TestShutdownAnswersConnectionsAlreadyMade(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// TestDrainingListenerWithoutAccept: a drain whose server no longer
+// accepts still closes the port, within a second of backlogWait.
+func TestDrainingListenerWithoutAccept(t *testing.T) {
+	t.Parallel()
+	tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newDrainingListener(tl)
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l.closeAccepting(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("closeAccepting waited for the context")
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after closeAccepting: %v; want connection refused", err)
+	}
+}
