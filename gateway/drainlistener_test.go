@@ -17,12 +17,7 @@ import (
 // Accept returns net.ErrClosed once Close is called.
 func TestDrainingListenerTakesTheQueue(t *testing.T) {
 	t.Parallel()
-	tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newDrainingListener(tl)
-	defer l.Close()
+	l := listenDraining(t)
 	addr := l.Addr().String()
 	for range 3 { // queued: nobody accepts yet
 		c, err := net.Dial("tcp", addr)
@@ -70,19 +65,8 @@ func TestDrainingListenerTakesTheQueue(t *testing.T) {
 // for a POST).
 func TestShutdownAnswersConnectionsAlreadyMade(t *testing.T) {
 	t.Parallel()
-	srv, err := New(Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
+	srv, c := openWithConn(t)
 	addr := srv.Addr().String()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
@@ -127,12 +111,7 @@ func TestShutdownAnswersConnectionsAlreadyMade(t *testing.T) {
 // accepts still closes the port, within a second of backlogWait.
 func TestDrainingListenerWithoutAccept(t *testing.T) {
 	t.Parallel()
-	tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newDrainingListener(tl)
-	defer l.Close()
+	l := listenDraining(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l.closeAccepting(ctx)
@@ -142,4 +121,17 @@ func TestDrainingListenerWithoutAccept(t *testing.T) {
 	if _, err := net.Dial("tcp", l.Addr().String()); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial after closeAccepting: %v; want connection refused", err)
 	}
+}
+
+// listenDraining is a drainingListener on a free loopback port, closed
+// when the test ends.
+func listenDraining(t *testing.T) *drainingListener {
+	t.Helper()
+	tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newDrainingListener(tl)
+	t.Cleanup(func() { _ = l.Close() })
+	return l
 }

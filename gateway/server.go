@@ -174,13 +174,6 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          newStdLogger(s.log),
 		ConnState:         s.unused.track,
 	}
-	// The forwarded receivers end once the port is closed (see Shutdown;
-	// without a drainingListener, when net/http runs its shutdown hooks,
-	// after closing the listener), not before: a client whose poll is
-	// answered polls again at once, and must find the port closed (its
-	// balancer tries another node) rather than open but about to close (a
-	// reset or an EOF, which a balancer may not retry).
-	s.http.RegisterOnShutdown(s.stopping.fire)
 	s.warnProxyTimeout()
 	return s, nil
 }
@@ -359,21 +352,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.unfinished.Wait(ctx)
 	s.http.SetKeepAlivesEnabled(false) // what is answered from now on closes its connection
+	// The port closes before net/http's Shutdown, which would drop the
+	// requests of connections made but not read yet: those are accepted
+	// and read first (up to unusedGrace each).
 	if s.port != nil {
-		// The port closes before net/http's Shutdown, which would drop
-		// the requests of connections made but not read yet: those are
-		// accepted and read first (up to unusedGrace each).
 		s.port.closeAccepting(ctx)
-		s.stopping.fire()
-		s.unused.settle(ctx)
 	}
+	// The forwarded receivers end only now: a client whose poll is
+	// answered polls again at once, and must find the port closed (its
+	// balancer tries another node) rather than open but about to close.
+	s.stopping.fire()
+	s.unused.settle(ctx)
 	// net/http's Shutdown waits up to 5 s for a connection that never
-	// sent a request (HTTP clients keep spares); once every session has
-	// its close frame, one that has sat unused for a second can go, now
-	// or while Shutdown waits.
-	stopSweep := s.unused.sweep(unusedGrace / 4)
+	// sent a request (HTTP clients keep spares). With the port closed and
+	// the fresh ones read, those left have sat unused for the grace: they
+	// go now.
+	s.unused.closeStale()
 	err := s.http.Shutdown(ctx)
-	stopSweep()
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
 	}

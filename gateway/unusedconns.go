@@ -53,31 +53,6 @@ func (u *unusedConns) track(c net.Conn, state http.ConnState) {
 	u.n.Store(int64(len(u.m)))
 }
 
-// sweep calls closeStale now and every period until the returned stop is
-// called.
-func (u *unusedConns) sweep(period time.Duration) (stop func()) {
-	u.closeStale()
-	done := make(chan struct{})
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		t := time.NewTicker(period)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				u.closeStale()
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-ended
-	}
-}
-
 // closeStale closes every connection that has sent no request in the
 // unusedGrace since it was accepted.
 func (u *unusedConns) closeStale() {

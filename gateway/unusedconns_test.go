@@ -8,10 +8,45 @@ import (
 	"time"
 )
 
-// TestShutdownClosesUnusedConnections: a connection that has sat without
-// a request does not hold the drain for net/http's 5 s.
+// TestShutdownClosesUnusedConnections: a connection that sends no
+// request does not hold the drain for net/http's 5 s: one that sat unused
+// for longer than the grace before the drain, and a spare opened just
+// before it (younger than the grace when Shutdown starts), closed once it
+// has sat unused for the grace.
 func TestShutdownClosesUnusedConnections(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		idle time.Duration // before Shutdown
+	}{
+		{"unused for longer than the grace", unusedGrace + 100*time.Millisecond},
+		{"spare opened just before", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := openWithConn(t)
+			time.Sleep(tc.idle)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("Shutdown took %v with one unused connection open; want about the %v grace, not net/http's 5 s", d, unusedGrace)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				t.Error("the unused connection is still open after Shutdown")
+			}
+		})
+	}
+}
+
+// openWithConn opens a gateway with no service on a free port and one
+// connection to it that has sent nothing yet.
+func openWithConn(t *testing.T) (*Server, net.Conn) {
+	t.Helper()
 	srv, err := New(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -19,25 +54,13 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Close() })
 	c, err := net.Dial("tcp", srv.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	time.Sleep(unusedGrace + 100*time.Millisecond) // unused for longer than the grace
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	start := time.Now()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Shutdown took %v with one unused connection open; net/http alone waits 5 s", d)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Error("the unused connection is still open after Shutdown")
-	}
+	t.Cleanup(func() { _ = c.Close() })
+	return srv, c
 }
 
 // TestUnusedConnsTrack: a connection is tracked from StateNew until its
@@ -79,38 +102,5 @@ func TestUnusedConnsTrack(t *testing.T) {
 	}
 	if _, err := a2.Write([]byte("x")); err == nil {
 		t.Error("closeStale left the stale connection open")
-	}
-}
-
-// TestShutdownClosesSpareOpenedLate: a spare connection opened just before
-// the drain (younger than the grace when Shutdown starts) is closed once
-// it has sat unused for the grace, while Shutdown waits, not after
-// net/http's 5 s.
-func TestShutdownClosesSpareOpenedLate(t *testing.T) {
-	t.Parallel()
-	srv, err := New(Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	start := time.Now()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Shutdown took %v with a fresh unused connection open; want about the %v grace", d, unusedGrace)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Error("the unused connection is still open after Shutdown")
 	}
 }
