@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -296,7 +298,7 @@ func TestSendUnknownSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c2.http = c.http
+		c2.http, c2.client = c.http, c.client
 		err = c2.SendContext(context.Background(), "x")
 		var he *HTTPError
 		if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
@@ -336,5 +338,93 @@ func TestEmptyPollResponse(t *testing.T) {
 	defer cancel()
 	if _, err := c.Recv(ctx); err == nil || !strings.Contains(err.Error(), "without a frame") {
 		t.Fatalf("Recv = %v; want the empty-response error", err)
+	}
+}
+
+// TestSessionsDoNotShareConnections checks that, without
+// Options.HTTPClient, two sessions never send requests over the same
+// connection (one session's cancelled poll must not touch the connection
+// another session's send takes: see newSessionTransport), and that Close
+// closes the session's keep-alive connections.
+func TestSessionsDoNotShareConnections(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	addrsBySession := map[string]map[string]bool{} // session id -> client addresses
+	sessionByAddr := map[string]string{}
+	open := map[net.Conn]bool{}
+	opts := sockjs.DefaultOptions
+	mux := http.NewServeMux()
+	mux.Handle("/echo/", sockjs.NewHandler("/echo", opts, echo))
+	srv := httptest.NewUnstartedServer(fixDetachRace(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(r.URL.Path, "/") // "", "echo", server, session, transport
+		if len(parts) == 5 {
+			mu.Lock()
+			if addrsBySession[parts[3]] == nil {
+				addrsBySession[parts[3]] = map[string]bool{}
+			}
+			addrsBySession[parts[3]][r.RemoteAddr] = true
+			if other, ok := sessionByAddr[r.RemoteAddr]; ok && other != parts[3] {
+				t.Errorf("connection %s carried requests of sessions %s and %s", r.RemoteAddr, other, parts[3])
+			}
+			sessionByAddr[r.RemoteAddr] = parts[3]
+			mu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	})))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(open, c)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	var conns []*Conn
+	for range 2 {
+		conns = append(conns, dial(t, srv.URL+"/echo", Options{Transport: TransportXHRPolling}))
+	}
+	for round := range 20 {
+		for i, c := range conns {
+			msg := fmt.Sprintf("session %d round %d", i, round)
+			if err := c.Send(msg); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if got := recv(t, c); got != msg {
+				t.Fatalf("got %q, want %q", got, msg)
+			}
+		}
+	}
+	mu.Lock()
+	for id, addrs := range addrsBySession {
+		if len(addrs) < 2 {
+			// A poll and a send overlap, so each session needs two.
+			t.Errorf("session %s used %d connection(s); want its own two or more", id, len(addrs))
+		}
+	}
+	if len(addrsBySession) != 2 {
+		t.Errorf("the server saw %d sessions, want 2", len(addrsBySession))
+	}
+	mu.Unlock()
+
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(testTimeout)
+	for {
+		mu.Lock()
+		n := len(open)
+		mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connection(s) still open %v after both sessions closed", n, testTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -9,8 +9,10 @@
 // response ends) and queues the messages for Recv. A c[code,"reason"] frame
 // ends the session: Recv returns the queued messages and then a *CloseError.
 //
-// All HTTP transports share one http.Client (and Transport) unless
-// Options.HTTPClient is set; frames are decoded without regular expressions.
+// Each session on an HTTP transport has its own http.Transport, unless
+// Options.HTTPClient is set, so that one session's cancelled requests never
+// touch another's connections; frames are decoded without regular
+// expressions.
 // Every blocking call takes a context, and Close stops the receiving
 // goroutine and waits for it.
 package sockjsclient

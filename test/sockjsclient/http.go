@@ -60,6 +60,10 @@ func (c *Conn) startHTTP() error {
 		return fmt.Errorf("sockjsclient: unknown transport %q", c.transport)
 	}
 	c.http = t
+	if c.client == nil {
+		c.own = newSessionTransport()
+		c.client = &http.Client{Transport: c.own}
+	}
 	go c.receiveHTTP()
 	return nil
 }
